@@ -1,0 +1,1 @@
+# rules/aggregate.smk (to be written)

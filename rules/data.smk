@@ -1,0 +1,1 @@
+# rules/data.smk (to be written)

@@ -1,0 +1,1 @@
+# rules/figures.smk (to be written)

@@ -1,0 +1,1 @@
+# rules/tables.smk (to be written)

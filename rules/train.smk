@@ -1,0 +1,1 @@
+# rules/train.smk (to be written)
