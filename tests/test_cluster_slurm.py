@@ -1,0 +1,193 @@
+"""`snakemake --profile profiles/slurm` against a real one-node SLURM cluster started on this machine.
+
+A dry run only proves the profile parses. Here `tests/cluster/slurm_cluster.py` installs SLURM from
+Debian's packages if needed, starts munged/slurmctld/slurmd with a fake GPU, and the workflow runs
+through the real profile, with a small overlay that only adds what a user would edit (the
+partition) and what a test needs (no account guessing, fast first status check, keep job logs).
+We then check on the cluster's side (`scontrol show job`, kept visible by MinJobAge) that every
+non-local job was an sbatch job of this run, that training jobs asked for a GPU and others did not,
+and that the outputs are the same as a local run.
+
+Skipped (with the reason) only where the cluster cannot run at all: not root, neither SLURM nor
+apt-get, or a real SLURM installation on the machine. CI runs as root on Debian 12, so it runs there.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent / "cluster"))
+import slurm_cluster  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / "profiles" / "slurm"
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        slurm_cluster.unavailable_reason() is not None, reason=str(slurm_cluster.unavailable_reason())
+    ),
+]
+
+SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One cluster for the module: start (and install) once, stop exactly its daemons at the end."""
+    with slurm_cluster.SlurmCluster(log=lambda msg: print(f"[slurm] {msg}", file=sys.stderr)) as c:
+        yield c
+
+
+def write_overlay(folder: Path) -> Path:
+    """A profile merged on top of profiles/slurm (later `--profile`s override top-level keys).
+
+    `default-resources` is the profile's own block plus the partition, exactly what a user does by
+    uncommenting `slurm_partition`; everything else in profiles/slurm stays as it is.
+    """
+    profile = yaml.safe_load((PROFILE / "config.v8+.yaml").read_text())
+    default_resources = dict(profile.get("default-resources") or {})
+    default_resources["slurm_partition"] = slurm_cluster.PARTITION
+    overlay = {
+        "default-resources": default_resources,
+        "slurm-no-account": True,  # no accounting database: nothing to guess an account from
+        "slurm-init-seconds-before-status-checks": 3,  # the default 40 s would dominate the runtime
+        "slurm-keep-successful-logs": True,  # so a failing assertion can show them
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.v8+.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
+    return folder
+
+
+def run_snakemake(workdir: Path, args: list[str], env: dict | None, timeout: float) -> str:
+    """Run snakemake in `workdir`; on failure, fail with its output (and the SLURM job logs)."""
+    proc = subprocess.run(
+        [str(SNAKEMAKE), *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        logs = "\n".join(
+            f"--- {p.relative_to(workdir)}\n{p.read_text(errors='replace')[-2000:]}"
+            for p in sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+        )
+        pytest.fail(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{out[-8000:]}\n{logs}")
+    return out
+
+
+def run_through_profile(cluster, workdir: Path, extra: list[str], timeout: float = 240) -> str:
+    overlay = write_overlay(workdir.parent / f"{workdir.name}-overlay")
+    return run_snakemake(
+        workdir, ["--profile", str(PROFILE), "--profile", str(overlay), *extra], cluster.env, timeout
+    )
+
+
+def scontrol_job(cluster, jobid: str) -> dict[str, str]:
+    """`scontrol show job -o` as a dict (the job stays visible for MinJobAge after it ends)."""
+    proc = subprocess.run(
+        ["scontrol", "-o", "show", "job", jobid], env=cluster.env, capture_output=True, text=True, timeout=20
+    )
+    assert proc.returncode == 0, f"scontrol show job {jobid}: {proc.stderr}"
+    # Values may contain spaces only in fields we do not read; split on "Key=" boundaries.
+    return dict(re.findall(r"(\w[\w/:]*)=(\S*)", proc.stdout))
+
+
+def submitted_jobs(snakemake_output: str) -> dict[str, str]:
+    """Snakemake job id -> SLURM job id, from the plugin's "submitted with SLURM jobid" lines."""
+    return dict(SUBMITTED.findall(snakemake_output))
+
+
+def rule_jobs(snakemake_output: str) -> dict[str, tuple[str, bool]]:
+    """Snakemake job id -> (rule, local?) from the "rule X:" / "localrule X:" blocks it prints."""
+    jobs = {}
+    for m in re.finditer(r"^(local)?rule (\w+):\n(?:    .*\n)*?    jobid: (\d+)", snakemake_output, re.M):
+        jobs[m.group(3)] = (m.group(2), bool(m.group(1)))
+    return jobs
+
+
+def check_cluster_jobs(cluster, output: str, gpu_rules: set[str]) -> dict[str, tuple[str, dict]]:
+    """Every non-local job went through sbatch, ran on our partition, and asked for a GPU iff its
+    rule is in `gpu_rules`. Returns snakemake job id -> (rule, scontrol fields)."""
+    jobs = rule_jobs(output)
+    submitted = submitted_jobs(output)
+    remote = {j for j, (_, local) in jobs.items() if not local}
+    assert remote, f"no cluster jobs ran at all:\n{output[-4000:]}"
+    assert set(submitted) == remote, (
+        f"jobs run on the cluster {sorted(submitted)} != non-local jobs {sorted(remote)}\n{output[-4000:]}"
+    )
+    run_uuid = None
+    result = {}
+    for job, slurm_id in submitted.items():
+        rule = jobs[job][0]
+        info = scontrol_job(cluster, slurm_id)
+        assert info.get("JobState") == "COMPLETED", f"SLURM job {slurm_id} ({rule}): {info}"
+        assert info.get("Partition") == slurm_cluster.PARTITION, info
+        assert info.get("Comment", "").startswith(f"rule_{rule}"), info
+        # All jobs of one snakemake run share its run id as job name (what squeue status uses).
+        run_uuid = run_uuid or info["JobName"]
+        assert info["JobName"] == run_uuid, info
+        asked_gpu = "gpu" in info.get("TresPerJob", "") + info.get("TresPerNode", "")
+        assert asked_gpu == (rule in gpu_rules), (
+            f"rule {rule}: GPU requested={asked_gpu}, expected {rule in gpu_rules}: {info}"
+        )
+        # The plugin's per-job log file is named after the SLURM job id.
+        logs = list((Path(info["WorkDir"]) / ".snakemake" / "slurm_logs").rglob(f"{slurm_id}.log"))
+        assert logs, f"no .snakemake/slurm_logs/**/{slurm_id}.log for {rule}"
+        result[job] = (rule, info)
+    return result
+
+
+# A self-contained workflow shaped like ours: a CPU preparation job, GPU training jobs (the GPU
+# request comes from the profile's `set-resources: train`, not from the rule) and a local
+# aggregation. Proves the cluster path without depending on the training code.
+TOY_SNAKEFILE = textwrap.dedent(
+    """
+    localrules: all, aggregate
+
+    rule all:
+        input: "results/summary.txt"
+
+    rule prepare:
+        output: "resources/data.txt"
+        shell: "echo data job=$SLURM_JOB_ID gpus=${{SLURM_GPUS_ON_NODE:-0}} > {output}"
+
+    rule train:
+        input: "resources/data.txt"
+        output: "results/runs/{alg}.txt"
+        shell: "echo {wildcards.alg} job=$SLURM_JOB_ID gpus=${{SLURM_GPUS_ON_NODE:-0}} > {output}"
+
+    rule aggregate:
+        input: expand("results/runs/{alg}.txt", alg=["Random", "Ours_LR"])
+        output: "results/summary.txt"
+        shell: "cat {input} > {output}; echo aggregate job=${{SLURM_JOB_ID:-local}} >> {output}"
+    """
+)
+
+
+def test_profile_runs_toy_workflow_on_slurm(cluster, tmp_path):
+    workdir = tmp_path / "toy"
+    workdir.mkdir()
+    (workdir / "Snakefile").write_text(TOY_SNAKEFILE)
+    output = run_through_profile(cluster, workdir, [])
+
+    jobs = check_cluster_jobs(cluster, output, gpu_rules={"train"})
+    rules = sorted(rule for rule, _ in jobs.values())
+    assert rules == ["prepare", "train", "train"], rules
+    # Inside the training jobs SLURM handed out the (fake) GPU, not in the preparation job; the
+    # local rule ran outside SLURM.
+    slurm_ids = {info["JobId"] for _, info in jobs.values()}
+    text = (workdir / "resources" / "data.txt").read_text().split()
+    assert text[1].removeprefix("job=") in slurm_ids and text[2] == "gpus=0", text
+    for alg in ("Random", "Ours_LR"):
+        text = (workdir / "results" / "runs" / f"{alg}.txt").read_text().split()
+        assert text[0] == alg and text[2] == "gpus=1", text
+        assert text[1].removeprefix("job=") in slurm_ids, (text, slurm_ids)
+    assert (workdir / "results" / "summary.txt").read_text().splitlines()[-1] == "aggregate job=local"
