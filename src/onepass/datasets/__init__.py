@@ -1,0 +1,51 @@
+"""Raw dataset sources and their preprocessing into the tensors the experiments load.
+
+``config/sources.yaml`` says where each raw file comes from and what it hashes to
+(:mod:`.sources`); :mod:`.fetch` downloads or copies it from a local mirror and verifies it;
+the per-dataset modules (:mod:`.uci`, :mod:`.fashion_mnist`, :mod:`.cifar10`,
+:mod:`.penn_treebank`) turn raw files into tensors, and :mod:`.build` writes
+``resources/data/<id>/{data,targets}.pt`` atomically. The Snakemake rules in ``rules/data.smk``
+call :func:`fetch_file` and :func:`preprocess`; ``python -m onepass.datasets`` does both without
+Snakemake.
+"""
+
+from .build import build, fetch_dataset, preprocess
+from .errors import ArchiveError, ChecksumError, DatasetError, FetchError, FormatError, SourceConfigError
+from .fetch import fetch_file, sha256_file, verify_file
+from .io import load_tensor
+from .sources import DatasetSource, RawFile, load_sources, parse_sources
+
+DATASET_IDS = (
+    "uci_boston",
+    "uci_concrete",
+    "uci_energy",
+    "uci_kin8nm",
+    "uci_naval",
+    "uci_power",
+    "uci_wine",
+    "uci_yacht",
+    "fashion_mnist",
+    "cifar10",
+    "penn_treebank",
+)
+
+__all__ = [
+    "DATASET_IDS",
+    "ArchiveError",
+    "ChecksumError",
+    "DatasetError",
+    "DatasetSource",
+    "FetchError",
+    "FormatError",
+    "RawFile",
+    "SourceConfigError",
+    "build",
+    "fetch_dataset",
+    "fetch_file",
+    "load_sources",
+    "load_tensor",
+    "parse_sources",
+    "preprocess",
+    "sha256_file",
+    "verify_file",
+]

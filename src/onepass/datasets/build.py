@@ -1,0 +1,132 @@
+"""Turn a dataset's verified raw files into ``resources/data/<id>/{data,targets}.pt``.
+
+This is the one entry point the workflow scripts and the CLI call: it re-verifies the raw files'
+checksums (a file in ``resources/raw`` may have changed since it was fetched), dispatches on the
+dataset kind and writes all outputs atomically (all or none).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from .cifar10 import build_cifar10
+from .errors import SourceConfigError
+from .fashion_mnist import build_fashion_mnist
+from .fetch import fetch_file, verify_file
+from .io import save_tensors
+from .penn_treebank import build_penn_treebank, vocabulary_text
+from .sources import DATA_ROOT, KIND_OUTPUTS, RAW_ROOT, DatasetSource
+from .uci import build_uci
+
+log = logging.getLogger(__name__)
+
+#: The options each kind accepts in the sources file (anything else is a typo).
+KIND_OPTIONS: dict[str, set[str]] = {
+    "uci": {"columns", "drop_columns", "rows"},
+    "fashion_mnist": {"train_rows", "test_rows"},
+    "cifar10": {"train_rows", "test_rows"},
+    "penn_treebank": {"tokens", "vocab_size"},
+}
+
+
+def _options(source: DatasetSource) -> dict:
+    unknown = set(source.options) - KIND_OPTIONS[source.kind]
+    if unknown:
+        path = next(iter(source.files.values())).sources_path
+        raise SourceConfigError(
+            f"{path}: datasets.{source.id}.options: unknown keys {sorted(unknown)} for kind {source.kind} "
+            f"(allowed: {sorted(KIND_OPTIONS[source.kind])})"
+        )
+    return dict(source.options)
+
+
+def preprocess(
+    source: DatasetSource,
+    inputs: Mapping[str, str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    verify: bool = True,
+) -> list[Path]:
+    """Build the dataset's outputs in ``out_dir`` from its raw files (``inputs``: file key -> path).
+
+    Returns the written paths. Raises a :class:`~onepass.datasets.errors.DatasetError` naming the
+    offending file on any problem, in which case no output is written.
+    """
+    missing = set(source.files) - set(inputs)
+    if missing:
+        raise SourceConfigError(f"dataset {source.id}: no input given for raw files {sorted(missing)}")
+    paths = {key: Path(inputs[key]) for key in source.files}
+    options = _options(source)
+    if verify:
+        for key, path in paths.items():
+            verify_file(path, source.files[key])
+    out = Path(out_dir)
+    texts: dict[Path, str] = {}
+    if source.kind == "uci":
+        data, targets = build_uci(paths["data"], paths["permutation"], **options)
+    elif source.kind == "fashion_mnist":
+        data, targets = build_fashion_mnist(
+            paths["train_images"],
+            paths["train_labels"],
+            paths["test_images"],
+            paths["test_labels"],
+            **options,
+        )
+    elif source.kind == "cifar10":
+        data, targets = build_cifar10(paths["archive"], **options)
+    elif source.kind == "penn_treebank":
+        data, targets, vocabulary = build_penn_treebank(paths["archive"], **options)
+        texts[out / "vocab.txt"] = vocabulary_text(vocabulary)
+    else:  # pragma: no cover - parse_sources only admits known kinds
+        raise SourceConfigError(f"dataset {source.id}: unknown kind {source.kind}")
+    tensors: dict[Path, torch.Tensor] = {out / "data.pt": data, out / "targets.pt": targets}
+    save_tensors(tensors, texts)
+    written = [out / name for name in KIND_OUTPUTS[source.kind]]
+    log.info(
+        "%s: data %s %s, targets %s %s -> %s",
+        source.id,
+        tuple(data.shape),
+        data.dtype,
+        tuple(targets.shape),
+        targets.dtype,
+        out,
+    )
+    return written
+
+
+def fetch_dataset(
+    source: DatasetSource,
+    *,
+    raw_root: str | os.PathLike = RAW_ROOT,
+    mirror: str | os.PathLike | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, Path]:
+    """Fetch (or reuse, if present and verified) every raw file of a dataset; key -> path."""
+    paths: dict[str, Path] = {}
+    for key, raw in source.files.items():
+        dest = raw.raw_path(raw_root)
+        if dest.is_file() and not force:
+            verify_file(dest, raw)
+        else:
+            fetch_file(raw, dest, mirror=mirror, progress=progress)
+        paths[key] = dest
+    return paths
+
+
+def build(
+    source: DatasetSource,
+    *,
+    raw_root: str | os.PathLike = RAW_ROOT,
+    data_root: str | os.PathLike = DATA_ROOT,
+    mirror: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Fetch and preprocess one dataset without Snakemake (used by ``python -m onepass.datasets``)."""
+    inputs = fetch_dataset(source, raw_root=raw_root, mirror=mirror, progress=progress)
+    return preprocess(source, inputs, Path(data_root) / source.id, verify=False)

@@ -1,0 +1,192 @@
+"""The sources file: where each dataset's raw files come from and what they must hash to.
+
+``config/sources.yaml`` lists, per dataset id, its ``kind`` (which preprocessing applies), its raw
+files and kind-specific ``options``. Each raw file has an upstream ``url``, a ``sha256``, a ``mirror``
+path (relative to a local mirror folder laid out like the upstream sources) and a ``raw`` file name
+(it is stored at ``resources/raw/<id>/<raw>``). A missing sha256 is not an error when the file is
+*read*, only when a file is fetched or used: one unverifiable source must not stop the rest of the
+workflow from being planned, but it must never be used unverified.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from .errors import SourceConfigError
+
+#: The raw-file keys each kind of dataset needs (the preprocessing reads them by these keys).
+KIND_FILES: dict[str, tuple[str, ...]] = {
+    "uci": ("data", "permutation"),
+    "fashion_mnist": ("train_images", "train_labels", "test_images", "test_labels"),
+    "cifar10": ("archive",),
+    "penn_treebank": ("archive",),
+}
+#: Outputs written under ``resources/data/<id>/`` per kind.
+KIND_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "uci": ("data.pt", "targets.pt"),
+    "fashion_mnist": ("data.pt", "targets.pt"),
+    "cifar10": ("data.pt", "targets.pt"),
+    "penn_treebank": ("data.pt", "targets.pt", "vocab.txt"),
+}
+DEFAULT_SOURCES = "config/sources.yaml"
+RAW_ROOT = "resources/raw"
+DATA_ROOT = "resources/data"
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One raw file of a dataset, as recorded in the sources file."""
+
+    dataset: str
+    key: str
+    url: str
+    mirror: str
+    raw: str
+    sha256: str | None = None
+    size: int | None = None
+    sources_path: str = DEFAULT_SOURCES
+
+    @property
+    def config_key(self) -> str:
+        """The dotted key of this entry in the sources file, for error messages."""
+        return f"datasets.{self.dataset}.files.{self.key}"
+
+    def raw_path(self, raw_root: str | os.PathLike = RAW_ROOT) -> Path:
+        """Where the fetched file is stored: ``<raw_root>/<dataset>/<raw>``."""
+        return Path(raw_root) / self.dataset / self.raw
+
+    def mirror_path(self, mirror: str | os.PathLike) -> Path:
+        """The file's location inside a local mirror folder."""
+        return Path(mirror) / self.mirror
+
+    def require_sha256(self) -> str:
+        """The recorded sha256, or an error naming the key: files are never used unverified."""
+        if self.sha256 is None:
+            hint = f" (expected size {self.size} bytes)" if self.size else ""
+            raise SourceConfigError(
+                f"{self.sources_path}: no sha256 recorded for {self.config_key}.sha256 "
+                f"({self.url}). Verification is mandatory: compute it from a copy you trust "
+                f"(`sha256sum {self.raw}`{hint}) and record it under that key."
+            )
+        return self.sha256
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A dataset id with its kind, raw files (by key) and preprocessing options."""
+
+    id: str
+    kind: str
+    files: dict[str, RawFile]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def outputs(self, data_root: str | os.PathLike = DATA_ROOT) -> list[Path]:
+        """The preprocessed files this dataset produces."""
+        return [Path(data_root) / self.id / name for name in KIND_OUTPUTS[self.kind]]
+
+
+def _fail(path: str, key: str, problem: str) -> SourceConfigError:
+    return SourceConfigError(f"{path}: {key}: {problem}")
+
+
+def _relative_posix(path: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(path, key, "must be a non-empty relative path string")
+    pure = PurePosixPath(value)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in value:
+        raise _fail(path, key, f"{value!r} must be a relative path without '..'")
+    return value
+
+
+def _parse_file(path: str, dataset: str, key: str, entry: Any) -> RawFile:
+    where = f"datasets.{dataset}.files.{key}"
+    if not isinstance(entry, dict):
+        raise _fail(path, where, "must be a mapping with url, sha256, mirror and raw")
+    unknown = set(entry) - {"url", "sha256", "mirror", "raw", "size"}
+    if unknown:
+        raise _fail(path, where, f"unknown keys {sorted(unknown)}")
+    for required in ("url", "mirror", "raw"):
+        if required not in entry:
+            raise _fail(path, f"{where}.{required}", "is missing")
+    url = entry["url"]
+    if not isinstance(url, str) or "://" not in url:
+        raise _fail(path, f"{where}.url", f"{url!r} is not a URL")
+    sha = entry.get("sha256")
+    if sha is not None:
+        if not isinstance(sha, str) or not _SHA256.match(sha.lower()):
+            raise _fail(path, f"{where}.sha256", f"{sha!r} is not a 64-hex-digit sha256")
+        sha = sha.lower()
+    raw = entry["raw"]
+    if not isinstance(raw, str) or not _FILE_NAME.match(raw) or raw in (".", ".."):
+        raise _fail(
+            path, f"{where}.raw", f"{raw!r} must be a plain file name (stored under {RAW_ROOT}/<id>/)"
+        )
+    size = entry.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise _fail(path, f"{where}.size", f"{size!r} must be a non-negative integer")
+    return RawFile(
+        dataset=dataset,
+        key=key,
+        url=url,
+        mirror=_relative_posix(path, f"{where}.mirror", entry["mirror"]),
+        raw=raw,
+        sha256=sha,
+        size=size,
+        sources_path=path,
+    )
+
+
+def parse_sources(document: Any, path: str = DEFAULT_SOURCES) -> dict[str, DatasetSource]:
+    """Validate a loaded sources document; errors name the offending key."""
+    if not isinstance(document, dict) or not isinstance(document.get("datasets"), dict):
+        raise _fail(path, "datasets", "the file must hold a mapping 'datasets: {<id>: {...}}'")
+    result: dict[str, DatasetSource] = {}
+    for dataset, spec in document["datasets"].items():
+        where = f"datasets.{dataset}"
+        if not isinstance(dataset, str) or not _ID.match(dataset):
+            raise _fail(path, where, "dataset ids are lower-case letters, digits and '_'")
+        if not isinstance(spec, dict):
+            raise _fail(path, where, "must be a mapping with kind, files and options")
+        kind = spec.get("kind")
+        if kind not in KIND_FILES:
+            raise _fail(path, f"{where}.kind", f"{kind!r} is not one of {sorted(KIND_FILES)}")
+        files = spec.get("files")
+        if not isinstance(files, dict):
+            raise _fail(path, f"{where}.files", "must be a mapping of file keys to entries")
+        needed = set(KIND_FILES[kind])
+        if set(files) != needed:
+            raise _fail(path, f"{where}.files", f"kind {kind} needs exactly the keys {sorted(needed)}")
+        parsed = {key: _parse_file(path, dataset, key, files[key]) for key in KIND_FILES[kind]}
+        raws = [f.raw for f in parsed.values()]
+        if len(set(raws)) != len(raws):
+            raise _fail(path, f"{where}.files", "two files share the same 'raw' name")
+        options = spec.get("options") or {}
+        if not isinstance(options, dict):
+            raise _fail(path, f"{where}.options", "must be a mapping")
+        result[dataset] = DatasetSource(dataset, kind, parsed, dict(options))
+    return result
+
+
+def load_sources(path: str | os.PathLike = DEFAULT_SOURCES) -> dict[str, DatasetSource]:
+    """Read and validate a sources YAML file."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise SourceConfigError(
+            f"sources file {path} not found (set the config key 'sources' to its path)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SourceConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_sources(document, path)
