@@ -1,11 +1,51 @@
 # onepass: the paper's experiments as a Snakemake workflow.
-# (skeleton; the pipeline work fills in config validation and `rule all`)
+#
+#   snakemake --cores all                                   # default laptop run (config/config.yaml)
+#   snakemake -n --configfile config/paper.yaml             # plan the whole paper
+#   snakemake results/figures/CDF_uci_energy.pdf            # one figure and what it needs
+#   snakemake --profile profiles/slurm --configfile config/paper.yaml
+#
+# The config is checked (rules/common.smk, then workflow/schemas/config.schema.yaml) before any job
+# is planned, so a broken config stops here with the offending key named.
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
 configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
+
+
+CATALOG = load_catalog(config.get("catalog", "config/datasets.yaml"))
+check_config(config, CATALOG)
+try:
+    validate(config, "workflow/schemas/config.schema.yaml")
+except WorkflowError as error:
+    raise ConfigError(schema_error_message(error)) from None
+PLAN, EXPERIMENT_NAMES = build_plan(config, CATALOG)
+
+# Training needs its experiment, algorithm and chunk to look like this; the constraints keep
+# `results/scalars/{experiment}.parquet` and the run paths from matching each other's files.
+wildcard_constraints:
+    experiment=r"[A-Za-z0-9_.\-]+",
+    algorithm=r"[A-Za-z_]+",
+    chunk=r"seeds\d+-\d+",
+
+
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"
 include: "rules/tables.smk"
+
+
+rule all:
+    """Every figure and table the config enables, plus the aggregate of every training experiment."""
+    default_target: True
+    input:
+        [f"results/figures/{name}.pdf" for name in config.get("figures") or {}],
+        [f"results/tables/{name}.{ext}" for name in config.get("tables") or {} for ext in ("tex", "csv")],
+        [f"results/scalars/{name}{suffix}" for name in PLAN for suffix in (".parquet", "_final.csv")],

@@ -1,0 +1,275 @@
+"""Aggregate training chunks into one table per experiment (docs/CONTRACTS.md, "Aggregated outputs").
+
+The authors' analysis parsed TensorBoard event files, which took tens of minutes per experiment.
+Here every training job already writes a columnar chunk (`results/runs/<exp>/<alg>/<chunk>.parquet`
+plus a JSON summary), so aggregation is an Arrow concatenation and one grouped minimum: 10,000 runs
+of 400 logged points take seconds (`benchmarks/bench_aggregate.py`).
+
+Outputs, both written under a temporary name and renamed when complete:
+
+* `<experiment>.parquet`: `algorithm, seed, step, tag, value, wall_time`, the chunks concatenated
+  (`algorithm` and `tag` dictionary-encoded, which keeps 10^7 rows small).
+* `<experiment>_final.csv`: one row per run from the chunk JSONs (status, timings, initial
+  hyperparameters, final value of every tag) plus `best:<tag>`, the minimum over all logged steps
+  of every loss/perplexity tag, which the paper's tables report as "best".
+
+Runnable without Snakemake: `python -m onepass.aggregate --experiment NAME --parquet OUT.parquet
+--final OUT_final.csv results/runs/NAME/*/*.parquet`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: Column types of a chunk table (CONTRACTS.md, "Chunk outputs").
+CHUNK_SCHEMA = pa.schema(
+    [
+        ("seed", pa.int32()),
+        ("step", pa.int32()),
+        ("tag", pa.dictionary(pa.int32(), pa.string())),
+        ("value", pa.float64()),
+        ("wall_time", pa.float64()),
+    ]
+)
+
+#: Column order of the aggregated long table.
+SCALARS_COLUMNS = ["algorithm", "seed", "step", "tag", "value", "wall_time"]
+
+#: Leading columns of the final CSV, before one column per tag and the `best:` columns.
+FINAL_COLUMNS = [
+    "experiment",
+    "algorithm",
+    "seed",
+    "status",
+    "diverged_at_step",
+    "steps_completed",
+    "train_seconds",
+    "wall_seconds",
+    "peak_memory_mb",
+    "init_lr",
+    "init_weight_decay",
+    "init_momentum",
+    "init_lr_multiplier",
+    "final_full_validation_loss",
+]
+
+#: A tag whose name (without `Last_`) starts with one of these is a loss and gets a `best:` column.
+BEST_TAG_PREFIXES = ("Loss/", "Unnormalised_Loss/", "Perplexity/")
+
+
+class AggregationError(RuntimeError):
+    """A chunk is missing, unreadable or inconsistent; the message names the file."""
+
+
+def is_best_tag(tag: str) -> bool:
+    """Whether the tables want the minimum over steps of this tag (losses and perplexities)."""
+    return tag.removeprefix("Last_").startswith(BEST_TAG_PREFIXES)
+
+
+def pair_chunks(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]:
+    """Pair every chunk parquet with the JSON beside it, accepting either or both in `paths`.
+
+    Snakemake hands the rule both files of every chunk; a user may pass only the parquets.
+    The order of first appearance is kept, so the output order follows the caller's.
+    """
+    stems: dict[Path, None] = {}
+    for path in map(Path, paths):
+        if path.suffix not in (".parquet", ".json"):
+            raise AggregationError(f"{path}: not a chunk file (.parquet or .json)")
+        stems.setdefault(path.with_suffix(""), None)
+    pairs = []
+    for stem in stems:
+        parquet, summary = stem.with_suffix(".parquet"), stem.with_suffix(".json")
+        for path in (parquet, summary):
+            if not path.is_file():
+                raise AggregationError(f"{path}: missing (every chunk needs both .parquet and .json)")
+        pairs.append((parquet, summary))
+    return pairs
+
+
+def read_summary(path: Path) -> dict:
+    """Load a chunk JSON and check the fields aggregation relies on."""
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise AggregationError(f"{path}: cannot read chunk summary: {error}") from error
+    for key in ("algorithm", "runs"):
+        if key not in summary:
+            raise AggregationError(f"{path}: chunk summary has no '{key}'")
+    return summary
+
+
+def read_chunk(path: Path, algorithm: str) -> pa.Table:
+    """Read one chunk parquet, normalise its column types and prepend the `algorithm` column."""
+    try:
+        table = pq.read_table(path, columns=CHUNK_SCHEMA.names)
+    except (OSError, pa.ArrowException) as error:
+        raise AggregationError(f"{path}: cannot read chunk table: {error}") from error
+    try:
+        table = table.cast(CHUNK_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise AggregationError(f"{path}: unexpected column types {table.schema}: {error}") from error
+    # A constant dictionary column costs 4 bytes a row and no string copies.
+    algorithm_column = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(table.num_rows, dtype=np.int32)), pa.array([algorithm], pa.string())
+    )
+    return table.add_column(0, "algorithm", algorithm_column)
+
+
+def best_values(table: pa.Table) -> pd.DataFrame:
+    """Minimum over steps of every loss/perplexity tag, per (algorithm, seed): `best:<tag>` columns.
+
+    Grouping every tag and then keeping the loss tags is several times faster than filtering
+    10^7 rows first (the group table is small). Arrow's grouped `min` skips NaN, so a run that
+    diverged late keeps its best finite value; it is NaN only when every logged value is NaN.
+    """
+    if table.num_rows == 0:
+        return pd.DataFrame(columns=["algorithm", "seed"])
+    grouped = table.group_by(["algorithm", "seed", "tag"]).aggregate([("value", "min")]).to_pandas()
+    grouped["tag"] = grouped["tag"].astype(str)
+    grouped = grouped[grouped["tag"].map(is_best_tag)]
+    if grouped.empty:
+        return pd.DataFrame(columns=["algorithm", "seed"])
+    grouped["algorithm"] = grouped["algorithm"].astype(str)
+    grouped["tag"] = "best:" + grouped["tag"]
+    wide = grouped.pivot(index=["algorithm", "seed"], columns="tag", values="value_min")
+    wide.columns.name = None
+    return wide[sorted(wide.columns)].reset_index()
+
+
+def final_rows(experiment: str, summaries: Sequence[dict]) -> pd.DataFrame:
+    """One row per run from the chunk summaries (columns: FINAL_COLUMNS, then one per final tag)."""
+    rows = []
+    for summary in summaries:
+        for run in summary["runs"]:
+            initial = run.get("initial_hyperparameters") or {}
+            row = {
+                "experiment": experiment,
+                "algorithm": summary["algorithm"],
+                "seed": run["seed"],
+                "status": run.get("status"),
+                "diverged_at_step": run.get("diverged_at_step"),
+                "steps_completed": run.get("steps_completed"),
+                "train_seconds": run.get("train_seconds"),
+                "wall_seconds": run.get("wall_seconds"),
+                "peak_memory_mb": run.get("peak_memory_mb"),
+                "init_lr": initial.get("lr"),
+                "init_weight_decay": initial.get("weight_decay"),
+                "init_momentum": initial.get("momentum"),
+                "init_lr_multiplier": initial.get("lr_multiplier"),
+                "final_full_validation_loss": run.get("final_full_validation_loss"),
+            }
+            for tag, value in (run.get("final") or {}).items():
+                row[tag] = math.nan if value is None else value
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=None if rows else FINAL_COLUMNS)
+    tag_columns = sorted(column for column in frame.columns if column not in FINAL_COLUMNS)
+    return frame[FINAL_COLUMNS + tag_columns]
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_atomic_parquet(table: pa.Table, path: Path) -> None:
+    """Write a parquet file under a temporary name, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path)
+    try:
+        # Dictionary-encode only the categorical columns: trying it on float columns costs
+        # time (about a third of the write) and then falls back to plain encoding anyway.
+        dictionary_columns = [name for name in ("algorithm", "tag") if name in table.column_names]
+        pq.write_table(table, tmp, use_dictionary=dictionary_columns)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV under a temporary name, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path)
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def aggregate(
+    chunk_files: Iterable[str | os.PathLike],
+    experiment: str,
+    parquet_out: str | os.PathLike,
+    final_out: str | os.PathLike,
+    algorithm_order: Sequence[str] | None = None,
+) -> dict[str, int]:
+    """Aggregate chunk files into the experiment's long table and final CSV.
+
+    `algorithm_order` (the canonical order of CONTRACTS.md) sorts the rows of both outputs;
+    algorithms not in it follow in order of appearance. Returns counts for logging.
+    """
+    pairs = pair_chunks(chunk_files)
+    if not pairs:
+        raise AggregationError(f"experiment {experiment}: no chunk files given")
+    summaries = [read_summary(summary) for _, summary in pairs]
+    order = {name: rank for rank, name in enumerate(algorithm_order or [])}
+    ranked = sorted(
+        range(len(pairs)), key=lambda k: (order.get(summaries[k]["algorithm"], len(order)), k)
+    )
+    pairs = [pairs[k] for k in ranked]
+    summaries = [summaries[k] for k in ranked]
+
+    seen: set[tuple[str, int]] = set()
+    for (_, summary_path), summary in zip(pairs, summaries, strict=True):
+        for run in summary["runs"]:
+            key = (summary["algorithm"], run["seed"])
+            if key in seen:
+                raise AggregationError(f"{summary_path}: run {key} appears in more than one chunk")
+            seen.add(key)
+
+    tables = [
+        read_chunk(parquet, summary["algorithm"])
+        for (parquet, _), summary in zip(pairs, summaries, strict=True)
+    ]
+    table = pa.concat_tables(tables).unify_dictionaries().select(SCALARS_COLUMNS)
+
+    final = final_rows(experiment, summaries)
+    best = best_values(table)
+    if len(best):
+        final = final.merge(best, on=["algorithm", "seed"], how="left", validate="one_to_one")
+
+    write_atomic_parquet(table, Path(parquet_out))
+    write_atomic_csv(final, Path(final_out))
+    return {"chunks": len(pairs), "runs": len(final), "rows": table.num_rows}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: `python -m onepass.aggregate --experiment E --parquet P --final F CHUNK...`."""
+    parser = argparse.ArgumentParser(prog="python -m onepass.aggregate", description=__doc__.split("\n")[0])
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--parquet", required=True, help="output long table")
+    parser.add_argument("--final", required=True, help="output per-run CSV")
+    parser.add_argument("chunks", nargs="+", help="chunk .parquet files (the .json beside each is read)")
+    args = parser.parse_args(argv)
+    try:
+        counts = aggregate(args.chunks, args.experiment, args.parquet, args.final)
+    except AggregationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.experiment}: {counts['chunks']} chunks, {counts['runs']} runs, {counts['rows']} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
