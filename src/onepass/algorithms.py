@@ -1,0 +1,100 @@
+"""The algorithms the paper compares, as data: what each tunes, how, and on which data.
+
+Keeping them declarative means one training loop serves all of them, so differences in results
+come from the algorithms and not from thirteen slightly different loops.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import ConfigError, validate
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One algorithm of the paper (DESIGN.md section 4, REFERENCE.md section 5)."""
+
+    name: str
+    method: str | None  # HyperSGD method: None, "neumann", "exact", "baydin"
+    tune: tuple[str, ...] = ()
+    per_parameter_lr: bool = False
+    keep_validation: bool = True  # False: train on train+validation, no validation losses
+    validation_from_training: bool = False  # Baydin: the "validation" batch is a 2nd training batch
+    full_batch_validation: bool = False  # Random_Validation: every validation loss on the full split
+    stepped_lr: bool = False  # Random_SteppedLR: lr *= multiplier after each window
+    track_whole_window: bool = False  # Long Diff-through-Opt: lookback = T
+    pinned: dict[str, Any] = field(default_factory=dict)  # settings that define the algorithm
+    description: str = ""
+
+
+ALL_HYPERPARAMETERS = ("lr", "weight_decay", "momentum")
+
+_LONG_DTO = dict(method="exact", tune=ALL_HYPERPARAMETERS, track_whole_window=True)
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in [
+        Algorithm("Random", None, keep_validation=False, description="fixed random hyperparameters, trains on train+val"),
+        Algorithm("Random_SteppedLR", None, keep_validation=False, stepped_lr=True, description="lr multiplied after each window"),
+        Algorithm("Random_Validation", None, full_batch_validation=True, description="Random on the train split; feeds Random (3-batched)"),
+        Algorithm("Lorraine", "neumann", ("weight_decay",), description="Neumann hypergradient on weight decay"),
+        Algorithm("Baydin", "baydin", ("lr",), keep_validation=False, validation_from_training=True, description="hypergradient descent on lr"),
+        Algorithm("Ours_LR", "neumann", ("lr", "weight_decay"), description="Neumann hypergradient on lr and weight decay"),
+        Algorithm("Ours_LR_Momentum", "neumann", ALL_HYPERPARAMETERS, description="Neumann hypergradient on lr, wd, momentum"),
+        Algorithm("Ours_HDLR_Momentum", "neumann", ALL_HYPERPARAMETERS, per_parameter_lr=True, description="per-weight lr, wd, momentum"),
+        Algorithm("DiffThroughOpt", "exact", ALL_HYPERPARAMETERS, description="exact hypergradient through the last `lookback` steps"),
+        Algorithm(
+            "LongDiffThroughOpt_UCI_Standalone",
+            **_LONG_DTO,
+            pinned={"network_weight_steps": 200, "hyperparameter_steps": 30, "reset_weights_after_hyperparameter_step": True},
+            description="200-step unroll x 30, restarting from the initial weights",
+        ),
+        Algorithm(
+            "LongDiffThroughOpt_UCI_Full",
+            **_LONG_DTO,
+            pinned={"network_weight_steps": 4000, "hyperparameter_steps": 30, "reset_weights_after_hyperparameter_step": True},
+            description="4000-step unroll x 30, restarting from the initial weights",
+        ),
+        Algorithm(
+            "LongDiffThroughOpt_FashionMNIST_Standalone",
+            **_LONG_DTO,
+            pinned={"network_weight_steps": 1000, "hyperparameter_steps": 50, "reset_weights_after_hyperparameter_step": True},
+            description="1000-step unroll x 50, restarting from the initial weights",
+        ),
+        Algorithm(
+            "LongDiffThroughOpt_FashionMNIST_Medium",
+            **_LONG_DTO,
+            pinned={"network_weight_steps": 200, "hyperparameter_steps": 50, "reset_weights_after_hyperparameter_step": False},
+            description="200-step unroll x 50, one continuing training run",
+        ),
+    ]
+}
+
+
+def get_algorithm(name: str) -> Algorithm:
+    """Look an algorithm up by its exact name, with an error listing the allowed names."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise ConfigError(f"--algorithm: unknown algorithm '{name}'; allowed: {', '.join(ALGORITHMS)}") from None
+
+
+def resolve_config(config: dict[str, Any], algorithm: Algorithm) -> dict[str, Any]:
+    """Apply the settings that define ``algorithm`` on top of a user configuration.
+
+    Baydin's one-step windows keep the total number of weight steps (T*H) unchanged.
+    """
+    out = copy.deepcopy(config)
+    out.update(copy.deepcopy(algorithm.pinned))
+    if algorithm.method == "baydin":
+        out["hyperparameter_steps"] = out["network_weight_steps"] * out["hyperparameter_steps"]
+        out["network_weight_steps"] = 1
+    if algorithm.track_whole_window:
+        out["lookback"] = out["network_weight_steps"]
+    if not algorithm.keep_validation:
+        out["validation_proportion"] = 0.0
+    validate(out)
+    return out

@@ -1,0 +1,103 @@
+"""Command line: ``python -m onepass train ...`` (what the pipeline's training jobs run)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .algorithms import ALGORITHMS
+from .config import DEFAULTS, ConfigError, package_dataset_ids
+
+TRAIN_EPILOG = f"""\
+--set keys (values are YAML; dotted keys reach into sections):
+  network_weight_steps=T     weight steps per hyperparameter step (default {DEFAULTS['network_weight_steps']})
+  hyperparameter_steps=H     hyperparameter steps; a run has T*H weight steps
+  lookback=i                 Neumann terms / unrolled steps (default {DEFAULTS['lookback']})
+  validation_proportion=p    share of train+validation held out for validation
+  batch_size=N | null        null = full batch
+  model.batch_norm=true      BatchNorm MLP variant
+  log_every=N                log every N-th step (the first and last are always logged)
+  hyperparameter_optimiser.lr=0.05   Adam step size on raw hyperparameters
+  clipping.lr=[-10,0] | null log10 lr bounds after each hyperparameter step
+  lr=1e-3 weight_decay=1e-5 momentum=0.5 lr_multiplier=1.0
+                             explicit initial values (natural units) instead of seeded draws
+  init.lr_log10=[-6,-1] init.weight_decay_log10=[-7,-2] init.momentum=[0,1] | 0.6
+  init.lr_multiplier=[0.95,1.01]     ranges of the seeded draws
+  grad_clip_norm=0.25 | null, baydin_lr=0.001, validation_in_train_mode=true,
+  fail_on_unclipped_fixed_lr=true, reset_weights_after_hyperparameter_step=false
+
+Algorithms: {', '.join(ALGORITHMS)}
+Outputs: OUT.parquet (seed, step, tag, value, wall_time) and OUT.json (per-seed summary), written
+atomically; OUT may also be a folder (scalars.parquet, summary.json inside).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="onepass",
+        description="One-pass hyperparameter optimisation by implicit differentiation (Clarke et al., ICLR 2022).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser(
+        "train",
+        help="train seeds of one algorithm on one dataset",
+        description="Train several seeds of one algorithm in one process; write one parquet + one JSON.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument(
+        "--dataset-config",
+        required=True,
+        help=f"a packaged dataset id ({', '.join(package_dataset_ids())}) or a YAML file",
+    )
+    train.add_argument("--algorithm", required=True, help="algorithm name (list below)")
+    train.add_argument("--seeds", required=True, help="seeds to run: 0-19, 0,3,5 or 7")
+    train.add_argument("--out", required=True, help="output path OUT.parquet (OUT.json beside it) or a folder")
+    train.add_argument("--data-dir", default="resources/data", help="folder holding <dataset>/{data,targets}.pt (default: %(default)s)")
+    train.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
+    train.add_argument("--tensorboard-dir", default=None, help="also write TensorBoard events to DIR/seed<k>/")
+    train.add_argument("--experiment", default=None, help="experiment name recorded in the JSON")
+    train.add_argument("--init-weights", default=None, help="start from this model state dict (torch.save of model.state_dict())")
+    train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="configuration overrides (see below)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("algorithms", help="list the algorithms")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "algorithms":
+        for name, algorithm in ALGORITHMS.items():
+            print(f"{name:45s} {algorithm.description}")
+        return 0
+    from .data import DataError
+    from .io_utils import OutputError
+    from .runner import parse_seeds, train_chunk
+
+    try:
+        seeds = parse_seeds(args.seeds)
+        results = train_chunk(
+            args.dataset_config,
+            args.algorithm,
+            seeds,
+            args.out,
+            data_dir=args.data_dir,
+            device=args.device,
+            overrides=args.set,
+            tensorboard_dir=args.tensorboard_dir,
+            experiment=args.experiment,
+            init_weights=args.init_weights,
+            progress=not args.quiet,
+        )
+    except (ConfigError, DataError, OutputError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    diverged = sum(r.status != "ok" for r in results)
+    print(f"{args.algorithm}: {len(results)} runs, {diverged} diverged", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

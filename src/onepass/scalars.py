@@ -1,0 +1,103 @@
+"""The per-run scalar log: cheap appends while training, one long table at the end.
+
+Appending Python floats to lists costs well under a microsecond, so every-step logging does not
+slow training; the long ``(seed, step, tag, value, wall_time)`` table is built once per run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class ScalarLog:
+    """Scalars of one run, grouped by tag."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, list[int]] = defaultdict(list)
+        self.values: dict[str, list[float]] = defaultdict(list)
+        self.times: dict[str, list[float]] = defaultdict(list)
+
+    def add(self, tag: str, step: int, value: float, wall_time: float) -> None:
+        self.steps[tag].append(step)
+        self.values[tag].append(value)
+        self.times[tag].append(wall_time)
+
+    def add_many(self, step: int, values: dict[str, float], wall_time: float) -> None:
+        for tag, value in values.items():
+            self.add(tag, step, value, wall_time)
+
+    def last(self, tag: str) -> float | None:
+        values = self.values.get(tag)
+        return values[-1] if values else None
+
+    def last_finite(self) -> dict[str, float]:
+        """The last finite value of every tag (what a diverged run reports)."""
+        out = {}
+        for tag, values in self.values.items():
+            for value in reversed(values):
+                if math.isfinite(value):
+                    out[tag] = value
+                    break
+        return out
+
+    def to_frame(self, seed: int) -> pd.DataFrame:
+        frames = []
+        for tag in self.steps:
+            n = len(self.steps[tag])
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "seed": np.full(n, seed, dtype=np.int32),
+                        "step": np.asarray(self.steps[tag], dtype=np.int32),
+                        "tag": tag,
+                        "value": np.asarray(self.values[tag], dtype=np.float64),
+                        "wall_time": np.asarray(self.times[tag], dtype=np.float64),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True) if frames else empty_frame()
+
+
+
+class TensorBoardSink:
+    """Streams a :class:`ScalarLog` into TensorBoard event files while the run goes on.
+
+    The trainer calls :meth:`flush` every few seconds (and at the end), so long GPU runs can be
+    watched live with ``tensorboard --logdir`` without paying the event-writing cost every step.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(folder))
+        self.cursor: dict[str, int] = defaultdict(int)
+
+    def flush(self, log: ScalarLog) -> None:
+        for tag in log.steps:
+            start = self.cursor[tag]
+            steps, values, times = log.steps[tag], log.values[tag], log.times[tag]
+            for i in range(start, len(steps)):
+                self.writer.add_scalar(tag, values[i], global_step=steps[i], walltime=times[i])
+            self.cursor[tag] = len(steps)
+        self.writer.flush()
+
+    def close(self, log: ScalarLog) -> None:
+        self.flush(log)
+        self.writer.close()
+
+
+def empty_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "seed": pd.Series(dtype=np.int32),
+            "step": pd.Series(dtype=np.int32),
+            "tag": pd.Series(dtype=str),
+            "value": pd.Series(dtype=np.float64),
+            "wall_time": pd.Series(dtype=np.float64),
+        }
+    )
