@@ -113,9 +113,12 @@ def rule_jobs(snakemake_output: str) -> dict[str, tuple[str, bool]]:
     return jobs
 
 
-def check_cluster_jobs(cluster, output: str, gpu_rules: set[str]) -> dict[str, tuple[str, dict]]:
-    """Every non-local job went through sbatch, ran on our partition, and asked for a GPU iff its
-    rule is in `gpu_rules`. Returns snakemake job id -> (rule, scontrol fields)."""
+def check_cluster_jobs(cluster, output: str, expects_gpu) -> dict[str, tuple[str, dict]]:
+    """Every non-local job went through sbatch, ran on our partition, and asked for a GPU exactly
+    when `expects_gpu(rule, comment)` says so (the comment is `rule_<rule>_wildcards_<values>`).
+
+    Returns snakemake job id -> (rule, `scontrol show job` fields).
+    """
     jobs = rule_jobs(output)
     submitted = submitted_jobs(output)
     remote = {j for j, (_, local) in jobs.items() if not local}
@@ -135,8 +138,9 @@ def check_cluster_jobs(cluster, output: str, gpu_rules: set[str]) -> dict[str, t
         run_uuid = run_uuid or info["JobName"]
         assert info["JobName"] == run_uuid, info
         asked_gpu = "gpu" in info.get("TresPerJob", "") + info.get("TresPerNode", "")
-        assert asked_gpu == (rule in gpu_rules), (
-            f"rule {rule}: GPU requested={asked_gpu}, expected {rule in gpu_rules}: {info}"
+        expected = expects_gpu(rule, info["Comment"])
+        assert asked_gpu == expected, (
+            f"{info['Comment']}: GPU requested={asked_gpu}, expected {expected}: {info}"
         )
         # The plugin's per-job log file is named after the SLURM job id.
         logs = list((Path(info["WorkDir"]) / ".snakemake" / "slurm_logs").rglob(f"{slurm_id}.log"))
@@ -145,12 +149,14 @@ def check_cluster_jobs(cluster, output: str, gpu_rules: set[str]) -> dict[str, t
     return result
 
 
-# A self-contained workflow shaped like ours: a CPU preparation job, GPU training jobs (the GPU
-# request comes from the profile's `set-resources: train`, not from the rule) and a local
-# aggregation. Proves the cluster path without depending on the training code.
+# A self-contained workflow shaped like ours: a CPU preparation job, training jobs whose rule asks
+# for `gpu`, `mem_mb`, `runtime` and threads per wildcard (as rules/train.smk does per dataset), and
+# a local aggregation. Proves the cluster path without depending on the training code.
 TOY_SNAKEFILE = textwrap.dedent(
     """
     localrules: all, aggregate
+
+    GPU = {"Random": 0, "Ours_LR": 1}
 
     rule all:
         input: "results/summary.txt"
@@ -162,10 +168,15 @@ TOY_SNAKEFILE = textwrap.dedent(
     rule train:
         input: "resources/data.txt"
         output: "results/runs/{alg}.txt"
+        threads: 2
+        resources:
+            gpu=lambda wildcards: GPU[wildcards.alg],
+            mem_mb=lambda wildcards, attempt: 1500 * attempt,
+            runtime=lambda wildcards, attempt: 7 * attempt,
         shell: "echo {wildcards.alg} job=$SLURM_JOB_ID gpus=${{SLURM_GPUS_ON_NODE:-0}} > {output}"
 
     rule aggregate:
-        input: expand("results/runs/{alg}.txt", alg=["Random", "Ours_LR"])
+        input: expand("results/runs/{alg}.txt", alg=GPU)
         output: "results/summary.txt"
         shell: "cat {input} > {output}; echo aggregate job=${{SLURM_JOB_ID:-local}} >> {output}"
     """
@@ -178,16 +189,19 @@ def test_profile_runs_toy_workflow_on_slurm(cluster, tmp_path):
     (workdir / "Snakefile").write_text(TOY_SNAKEFILE)
     output = run_through_profile(cluster, workdir, [])
 
-    jobs = check_cluster_jobs(cluster, output, gpu_rules={"train"})
-    rules = sorted(rule for rule, _ in jobs.values())
-    assert rules == ["prepare", "train", "train"], rules
-    # Inside the training jobs SLURM handed out the (fake) GPU, not in the preparation job; the
-    # local rule ran outside SLURM.
+    jobs = check_cluster_jobs(cluster, output, lambda rule, comment: comment.endswith("Ours_LR"))
+    assert sorted(rule for rule, _ in jobs.values()) == ["prepare", "train", "train"]
     slurm_ids = {info["JobId"] for _, info in jobs.values()}
+    for rule, info in jobs.values():
+        # The rule's own resources reach sbatch; the profile's defaults fill in the rest.
+        if rule == "train":
+            assert (info["TimeLimit"], info["MinMemoryNode"], info["CPUs/Task"]) == ("00:07:00", "1500M", "2")
+        else:
+            assert (info["TimeLimit"], info["MinMemoryNode"]) == ("01:00:00", "4000M"), info
+    # Inside the job SLURM handed out the (fake) GPU only where asked; the local rule ran outside.
+    for name, gpus in (("runs/Ours_LR", 1), ("runs/Random", 0)):
+        text = (workdir / "results" / f"{name}.txt").read_text().split()
+        assert text[1].removeprefix("job=") in slurm_ids and text[2] == f"gpus={gpus}", text
     text = (workdir / "resources" / "data.txt").read_text().split()
     assert text[1].removeprefix("job=") in slurm_ids and text[2] == "gpus=0", text
-    for alg in ("Random", "Ours_LR"):
-        text = (workdir / "results" / "runs" / f"{alg}.txt").read_text().split()
-        assert text[0] == alg and text[2] == "gpus=1", text
-        assert text[1].removeprefix("job=") in slurm_ids, (text, slurm_ids)
     assert (workdir / "results" / "summary.txt").read_text().splitlines()[-1] == "aggregate job=local"
