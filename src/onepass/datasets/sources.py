@@ -95,6 +95,19 @@ class DatasetSource:
         return [Path(data_root) / self.id / name for name in KIND_OUTPUTS[self.kind]]
 
 
+def source_document(source: DatasetSource) -> dict[str, Any]:
+    """The YAML-like mapping of one dataset (inverse of :func:`parse_sources` for that entry).
+
+    The workflow passes it to its jobs as a rule parameter, so that a changed URL, sha256 or option
+    makes Snakemake rebuild exactly the affected files.
+    """
+    files = {
+        key: {"url": f.url, "sha256": f.sha256, "size": f.size, "mirror": f.mirror, "raw": f.raw}
+        for key, f in source.files.items()
+    }
+    return {"kind": source.kind, "files": files, "options": dict(source.options)}
+
+
 def _fail(path: str, key: str, problem: str) -> SourceConfigError:
     return SourceConfigError(f"{path}: {key}: {problem}")
 
@@ -108,7 +121,8 @@ def _relative_posix(path: str, key: str, value: Any) -> str:
     return value
 
 
-def _parse_file(path: str, dataset: str, key: str, entry: Any) -> RawFile:
+def parse_raw_file(path: str, dataset: str, key: str, entry: Any) -> RawFile:
+    """Validate one raw-file entry (``datasets.<dataset>.files.<key>`` of the sources file ``path``)."""
     where = f"datasets.{dataset}.files.{key}"
     if not isinstance(entry, dict):
         raise _fail(path, where, "must be a mapping with url, sha256, mirror and raw")
@@ -166,7 +180,7 @@ def parse_sources(document: Any, path: str = DEFAULT_SOURCES) -> dict[str, Datas
         needed = set(KIND_FILES[kind])
         if set(files) != needed:
             raise _fail(path, f"{where}.files", f"kind {kind} needs exactly the keys {sorted(needed)}")
-        parsed = {key: _parse_file(path, dataset, key, files[key]) for key in KIND_FILES[kind]}
+        parsed = {key: parse_raw_file(path, dataset, key, files[key]) for key in KIND_FILES[kind]}
         raws = [f.raw for f in parsed.values()]
         if len(set(raws)) != len(raws):
             raise _fail(path, f"{where}.files", "two files share the same 'raw' name")
