@@ -6,8 +6,8 @@ without an accounting database, the tests start a real (if tiny) cluster from De
 
 * install what is missing (`apt-get update && apt-get install -y slurmctld slurmd munge
   slurm-client`, about 15 s on Debian 12: SLURM 22.05, munge 0.5.15);
-* write a minimal `slurm.conf` and `gres.conf` (one node `localhost`, one partition, a fake GPU
-  backed by `/dev/null`, no accounting) and a munge key under a temporary folder;
+* write a minimal `slurm.conf` and `gres.conf` (one node `localhost`, one partition, fake GPUs
+  backed by `/dev/null` and friends, no accounting) and a munge key under a temporary folder;
 * start `munged`, `slurmctld` and `slurmd` in the foreground as our own children, so that we know
   their PIDs and stop exactly those (and nothing else) at the end, also on failure (context
   manager + `atexit`);
@@ -46,6 +46,9 @@ NODE = "localhost"
 # (task/none, no cgroups) and the test workloads are tiny, so over-stating is harmless.
 NODE_CPUS = 8
 NODE_MEMORY_MB = 64000
+# Fake GPUs: SLURM only needs a distinct device file per GPU to hand out; jobs never open them.
+# Four, so that GPU training jobs need not queue behind each other on the test node.
+FAKE_GPU_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom")
 
 
 class ClusterUnavailable(RuntimeError):
@@ -101,7 +104,7 @@ def _free_port() -> int:
 
 
 class SlurmCluster:
-    """One node (`localhost`), one partition (`debug`, the default), one fake GPU; see the module doc.
+    """One node (`localhost`), one partition (`debug`, the default), fake GPUs; see the module doc.
 
     `env` is the environment for SLURM clients (sinfo, sbatch, snakemake); `conf` the slurm.conf.
     The node advertises `NODE_CPUS` CPUs and `NODE_MEMORY_MB` MB (see there), so that the profile's
@@ -158,6 +161,8 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+# Jobs without --mem would otherwise get the whole node and run one at a time.
+DefMemPerCPU=1000
 SchedulerType=sched/backfill
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
@@ -168,12 +173,13 @@ SlurmdParameters=config_overrides
 # Keep finished jobs visible to squeue/scontrol: the profile follows jobs with squeue.
 MinJobAge=600
 GresTypes=gpu
-NodeName={NODE} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} Gres=gpu:1 State=UNKNOWN
+NodeName={NODE} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} Gres=gpu:{len(FAKE_GPU_FILES)} State=UNKNOWN
 PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
 """
         )
-        # A fake GPU: SLURM only needs a device file to hand out; jobs never touch it.
-        (r / "etc" / "gres.conf").write_text(f"NodeName={NODE} Name=gpu File=/dev/null\n")
+        (r / "etc" / "gres.conf").write_text(
+            "".join(f"NodeName={NODE} Name=gpu File={path}\n" for path in FAKE_GPU_FILES)
+        )
 
     def _link_system_conf(self) -> None:
         if SYSTEM_CONF.is_symlink():
@@ -255,7 +261,7 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
         except BaseException:
             self.stop()
             raise
-        self.log(f"SLURM test cluster up: {self.cpus} CPUs, {self.memory_mb} MB, gpu:1, conf {self.conf}")
+        self.log(f"SLURM test cluster up: {self.cpus} CPUs, {self.memory_mb} MB, gpu:{len(FAKE_GPU_FILES)}, conf {self.conf}")
         return self
 
     # -------------------------------------------------------------------------------- tear-down
