@@ -75,7 +75,9 @@ def load_batch(payload: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         batch = RestrictedUnpickler(io.BytesIO(payload), source=source).load()
     except pickle.UnpicklingError as exc:
-        raise FormatError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from exc
+        refused = str(exc).startswith(source)  # our find_class refusal already names the file
+        message = str(exc) if refused else f"{source}: not a readable CIFAR-10 batch ({exc})"
+        raise FormatError(message) from exc
     except Exception as exc:  # truncated/corrupt pickles raise EOFError, ValueError, ...
         raise FormatError(f"{source}: not a readable CIFAR-10 batch ({type(exc).__name__}: {exc})") from exc
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:

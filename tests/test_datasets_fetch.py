@@ -1,0 +1,249 @@
+"""Fetching and verification: checksums, mirror, retries, the sources file, atomic outputs."""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+from fixtures_datasets import REPO, pt_files, sha256, shared_mirror
+
+from onepass.datasets import (
+    ChecksumError,
+    FetchError,
+    SourceConfigError,
+    fetch_file,
+    load_sources,
+    parse_sources,
+    preprocess,
+)
+from onepass.datasets import io as dio
+from onepass.datasets.build import fetch_dataset
+from onepass.datasets.sources import parse_raw_file
+
+
+def raw_file(tmp_path, payload: bytes = b"hello\n", **overrides):
+    (tmp_path / "mirror").mkdir(exist_ok=True)
+    (tmp_path / "mirror" / "f.txt").write_bytes(payload)
+    entry = {
+        "url": (tmp_path / "mirror" / "f.txt").as_uri(),
+        "sha256": sha256(tmp_path / "mirror" / "f.txt"),
+        "mirror": "f.txt",
+        "raw": "f.txt",
+        **overrides,
+    }
+    return parse_raw_file("test.yaml", "toy", "data", entry)
+
+
+def test_real_sources_file_is_complete():
+    sources = load_sources(REPO / "config" / "sources.yaml")
+    assert sorted(sources) == sorted(
+        ["uci_boston", "uci_concrete", "uci_energy", "uci_kin8nm", "uci_naval", "uci_power", "uci_wine"]
+        + ["uci_yacht", "fashion_mnist", "cifar10", "penn_treebank"]
+    )
+    mirror = shared_mirror()
+    for dataset, source in sources.items():
+        for raw in source.files.values():
+            if dataset.startswith("uci_"):  # the real upstream files are in the shared mirror
+                assert sha256(raw.mirror_path(mirror)) == raw.sha256, raw.config_key
+            elif dataset != "penn_treebank":
+                assert raw.sha256 is not None and raw.size, raw.config_key
+
+
+def test_missing_sha256_is_an_error_naming_the_key(tmp_path):
+    ptb = load_sources(REPO / "config" / "sources.yaml")["penn_treebank"].files["archive"]
+    with pytest.raises(SourceConfigError, match=r"datasets\.penn_treebank\.files\.archive\.sha256"):
+        fetch_file(ptb, tmp_path / "simple-examples.tgz", mirror=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mirror_copy_verified(tmp_path):
+    raw = raw_file(tmp_path)
+    dest = fetch_file(raw, tmp_path / "raw" / "toy" / "f.txt", mirror=tmp_path / "mirror", progress=False)
+    assert dest.read_bytes() == b"hello\n"
+
+
+def test_checksum_mismatch_names_file_expected_and_actual(tmp_path):
+    raw = raw_file(tmp_path, sha256="a" * 64)
+    actual = sha256(tmp_path / "mirror" / "f.txt")
+    dest = tmp_path / "raw" / "f.txt"
+    with pytest.raises(
+        ChecksumError, match=rf"mirror/f\.txt: sha256 mismatch .*expected a{{64}}, actual {actual}"
+    ):
+        fetch_file(raw, dest, mirror=tmp_path / "mirror", progress=False)
+    assert list((tmp_path / "raw").iterdir()) == []  # no partial or temporary file
+    with pytest.raises(
+        ChecksumError, match=rf"raw/f\.txt: sha256 mismatch .*expected a{{64}}, actual {actual}"
+    ):
+        fetch_file(raw, dest, progress=False)  # downloaded (file:// URL): named by its destination
+    assert list((tmp_path / "raw").iterdir()) == []
+
+
+def test_size_mismatch(tmp_path):
+    raw = raw_file(tmp_path, size=3)
+    with pytest.raises(ChecksumError, match=r"f\.txt: size 6 bytes, expected 3"):
+        fetch_file(raw, tmp_path / "out.txt", mirror=tmp_path / "mirror", progress=False)
+
+
+def test_missing_mirror_file_names_path(tmp_path):
+    raw = raw_file(tmp_path, mirror="uci/nothere/data.txt")
+    with pytest.raises(FetchError, match=r"uci/nothere/data\.txt: not found in the data mirror"):
+        fetch_file(raw, tmp_path / "out.txt", mirror=tmp_path / "mirror", progress=False)
+
+
+def test_download_with_progress(tmp_path, capsys):
+    raw = raw_file(tmp_path, payload=b"x" * 300_000)
+    dest = fetch_file(raw, tmp_path / "dl" / "f.txt", progress=True)
+    assert dest.read_bytes() == b"x" * 300_000
+    assert "f.txt" in capsys.readouterr().err  # tqdm progress bar on stderr
+
+
+class _Response(io.BytesIO):
+    def __init__(self, payload: bytes, length: int | None = None):
+        super().__init__(payload)
+        self.headers = {"Content-Length": str(len(payload) if length is None else length)}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def test_transient_failures_are_retried(tmp_path, monkeypatch):
+    raw = raw_file(tmp_path)
+    calls = []
+
+    def flaky(request, timeout):
+        calls.append(request.full_url)
+        if len(calls) == 1:
+            raise urllib.error.URLError("temporary failure in name resolution")
+        if len(calls) == 2:
+            return _Response(b"hel", length=6)  # connection dropped mid-transfer
+        return _Response(b"hello\n")
+
+    monkeypatch.setattr(urllib.request, "urlopen", flaky)
+    monkeypatch.setattr("onepass.datasets.fetch.time.sleep", lambda s: None)
+    dest = fetch_file(raw, tmp_path / "f.txt", progress=False)
+    assert dest.read_bytes() == b"hello\n" and len(calls) == 3
+
+
+def test_retries_are_bounded_and_permanent_errors_not_retried(tmp_path, monkeypatch):
+    raw = raw_file(tmp_path)
+    calls = []
+
+    def down(request, timeout):
+        calls.append(1)
+        raise urllib.error.HTTPError(request.full_url, 503, "unavailable", {}, None)
+
+    monkeypatch.setattr(urllib.request, "urlopen", down)
+    monkeypatch.setattr("onepass.datasets.fetch.time.sleep", lambda s: None)
+    with pytest.raises(FetchError, match=r"could not download .* after 4 attempt\(s\).*data_mirror"):
+        fetch_file(raw, tmp_path / "f.txt", progress=False)
+    assert len(calls) == 4 and not (tmp_path / "f.txt").exists()
+
+    def missing(request, timeout):
+        calls.append(1)
+        raise urllib.error.HTTPError(request.full_url, 404, "not found", {}, None)
+
+    calls.clear()
+    monkeypatch.setattr(urllib.request, "urlopen", missing)
+    with pytest.raises(FetchError, match=r"after 1 attempt\(s\): HTTP Error 404"):
+        fetch_file(raw, tmp_path / "f.txt", progress=False)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sha256": "xyz"}, r"datasets\.toy\.files\.data\.sha256: 'xyz' is not a 64-hex-digit sha256"),
+        ({"url": None}, r"datasets\.toy\.files\.data\.url: None is not a URL"),
+        ({"raw": "../x"}, r"datasets\.toy\.files\.data\.raw: '\.\./x' must be a plain file name"),
+        ({"mirror": "/abs/x"}, r"datasets\.toy\.files\.data\.mirror: '/abs/x' must be a relative path"),
+        ({"extra": 1}, r"datasets\.toy\.files\.data: unknown keys \['extra'\]"),
+    ],
+)
+def test_bad_sources_entries_name_the_key(change, message):
+    entry = {
+        "url": "https://example.invalid/x",
+        "sha256": "0" * 64,
+        "mirror": "x",
+        "raw": "data.txt",
+        **change,
+    }
+    perm = {**entry, "sha256": "0" * 64, "url": "https://example.invalid/p", "raw": "p.txt", "mirror": "p"}
+    document = {"datasets": {"toy": {"kind": "uci", "files": {"data": entry, "permutation": perm}}}}
+    with pytest.raises(SourceConfigError, match=rf"^s\.yaml: {message}"):
+        parse_sources(document, "s.yaml")
+
+
+def test_bad_sources_structure():
+    with pytest.raises(SourceConfigError, match=r"datasets\.toy\.kind: 'csv' is not one of"):
+        parse_sources({"datasets": {"toy": {"kind": "csv", "files": {}}}}, "s.yaml")
+    with pytest.raises(SourceConfigError, match=r"datasets\.toy\.files: kind cifar10 needs exactly the keys"):
+        parse_sources({"datasets": {"toy": {"kind": "cifar10", "files": {}}}}, "s.yaml")
+    with pytest.raises(SourceConfigError, match=r"sources file nope\.yaml not found"):
+        load_sources("nope.yaml")
+
+
+def _toy_uci(tmp_path, **options):
+    (tmp_path / "d.txt").write_text("1 2\n3 4\n")
+    (tmp_path / "p.txt").write_text("1\n0\n")
+    files = {
+        key: {
+            "url": "https://example.invalid/" + name,
+            "sha256": sha256(tmp_path / name),
+            "mirror": name,
+            "raw": name,
+        }
+        for key, name in (("data", "d.txt"), ("permutation", "p.txt"))
+    }
+    document = {"datasets": {"uci_toy": {"kind": "uci", "files": files, "options": options}}}
+    source = parse_sources(document, "s.yaml")["uci_toy"]
+    return source, {"data": tmp_path / "d.txt", "permutation": tmp_path / "p.txt"}
+
+
+def test_preprocess_reverifies_raw_files(tmp_path):
+    source, inputs = _toy_uci(tmp_path)
+    (tmp_path / "d.txt").write_text("1 2\n3 5\n")  # changed after it was fetched
+    with pytest.raises(ChecksumError, match=r"d\.txt: sha256 mismatch for datasets\.uci_toy\.files\.data"):
+        preprocess(source, inputs, tmp_path / "out")
+    assert pt_files(tmp_path) == []
+
+
+def test_unknown_option_names_key(tmp_path):
+    source, inputs = _toy_uci(tmp_path, colums=2)
+    with pytest.raises(SourceConfigError, match=r"datasets\.uci_toy\.options: unknown keys \['colums'\]"):
+        preprocess(source, inputs, tmp_path / "out")
+
+
+def test_no_partial_outputs_when_a_write_fails(tmp_path, monkeypatch):
+    source, inputs = _toy_uci(tmp_path)
+    real_save, calls = torch.save, []
+
+    def failing_save(obj, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        real_save(obj, path)
+
+    monkeypatch.setattr(dio.torch, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        preprocess(source, inputs, tmp_path / "out")
+    assert pt_files(tmp_path) == [] and list((tmp_path / "out").iterdir()) == []
+    monkeypatch.setattr(dio.torch, "save", real_save)
+    written = preprocess(source, inputs, tmp_path / "out")
+    assert [p.name for p in written] == ["data.pt", "targets.pt"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["data.pt", "targets.pt"]
+
+
+def test_fetch_dataset_reuses_only_verified_files(tmp_path):
+    mirror = shared_mirror()
+    source = load_sources(REPO / "config" / "sources.yaml")["uci_yacht"]
+    paths = fetch_dataset(source, raw_root=tmp_path, mirror=mirror, progress=False)
+    assert paths["data"] == tmp_path / "uci_yacht" / "data.txt"
+    paths["data"].write_text("tampered\n")
+    with pytest.raises(ChecksumError, match=r"uci_yacht/data\.txt: size 9 bytes, expected 11487"):
+        fetch_dataset(source, raw_root=tmp_path, mirror=mirror, progress=False)
