@@ -13,7 +13,12 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default config applies only when no --configfile is given: Snakemake would otherwise merge
+# the given file *into* it, and e.g. config/paper.yaml would inherit the laptop config's chunk sizes
+# and figures. `--config key=value` still applies on top of whichever file is used.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
@@ -42,10 +47,24 @@ include: "rules/figures.smk"
 include: "rules/tables.smk"
 
 
+SCALARS = [f"results/scalars/{name}{suffix}" for name in PLAN for suffix in (".parquet", "_final.csv")]
+
+
+localrules:
+    all,
+    scalars,
+
+
 rule all:
     """Every figure and table the config enables, plus the aggregate of every training experiment."""
     default_target: True
     input:
         [f"results/figures/{name}.pdf" for name in config.get("figures") or {}],
         [f"results/tables/{name}.{ext}" for name in config.get("tables") or {} for ext in ("tex", "csv")],
-        [f"results/scalars/{name}{suffix}" for name in PLAN for suffix in (".parquet", "_final.csv")],
+        SCALARS,
+
+
+rule scalars:
+    """Train and aggregate every training experiment of the config, without figures or tables."""
+    input:
+        SCALARS,

@@ -51,9 +51,21 @@ def _fail(path, message):
     raise ConfigError(f"config: {path}: {message}")
 
 
+def workflow_path(path):
+    """A config path as given if it exists from the working directory, else beside the Snakefile.
+
+    Lets `snakemake -s <repo>/Snakefile --directory <elsewhere>` (as the tests do) find the
+    catalog shipped in the repository without a --config override.
+    """
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return Path(workflow.basedir) / candidate
+
+
 def load_catalog(path):
     """Read the dataset catalog (config/datasets.yaml): `datasets` entries merged over `defaults`."""
-    catalog_path = Path(path)
+    catalog_path = workflow_path(path)
     if not catalog_path.is_file():
         _fail("catalog", f"catalog file '{path}' does not exist")
     with catalog_path.open() as handle:
@@ -122,14 +134,16 @@ def grid_cells(grid):
     return cells
 
 
-def grid_condition(expression, cell, path):
-    """Evaluate a `grid_where` filter such as "lookback <= network_weight_steps" on one cell.
+def grid_expression(expression, cell, path):
+    """Evaluate a `grid_where` filter ("lookback <= network_weight_steps") or a `grid_derived`
+    value ("4000 // network_weight_steps") on one grid cell.
 
+    Only the cell's values are visible (no builtins): these are arithmetic on config values.
     Dotted keys are reachable with underscores instead of dots (model_batch_norm).
     """
     names = {key.replace(".", "_"): value for key, value in cell.items()}
     try:
-        return bool(eval(compile(expression, path, "eval"), {"__builtins__": {}}, names))  # noqa: S307
+        return eval(compile(expression, path, "eval"), {"__builtins__": {}}, names)  # noqa: S307
     except Exception as error:  # a typo in the config: report which key holds it
         _fail(path, f"cannot evaluate {expression!r} on grid cell {cell}: {error}")
 
@@ -222,7 +236,8 @@ def build_plan(cfg, catalog):
     Returns (plan, names): plan[sub_experiment] = {"dataset", "parent", "cell", "algorithms":
     {algorithm: {"chunks": {chunk: "a-b"}, "sets": str, "threads", "gpu", "mem_mb", "runtime"}}};
     names[experiment] = its sub-experiment names (itself when it has no grid).
-    Overrides merge in this order: experiment overrides, algorithm_overrides[algorithm], grid cell.
+    Overrides merge in this order: experiment overrides, algorithm_overrides[algorithm], the grid
+    cell's values, then `grid_derived` values computed from the cell.
     """
     plan = {}
     names = {}
@@ -237,15 +252,20 @@ def build_plan(cfg, catalog):
         names[name] = [name + suffix for suffix, _ in cells]
         common = flatten_overrides(experiment.get("overrides"))
         for suffix, cell in cells:
+            derived = {
+                key: grid_expression(expression, cell, f"{base}.grid_derived.{key}")
+                for key, expression in (experiment.get("grid_derived") or {}).items()
+            }
             algorithms = {}
             for algorithm in experiment["algorithms"]:
                 condition = (experiment.get("grid_where") or {}).get(algorithm)
-                if condition and not grid_condition(condition, cell, f"{base}.grid_where.{algorithm}"):
+                if condition and not grid_expression(condition, cell, f"{base}.grid_where.{algorithm}"):
                     continue
                 overrides = {
                     **common,
                     **flatten_overrides((experiment.get("algorithm_overrides") or {}).get(algorithm)),
                     **cell,
+                    **derived,
                 }
                 n_seeds = per_algorithm(experiment["seeds"], algorithm, f"{base}.seeds")
                 chunk_size = per_algorithm(
