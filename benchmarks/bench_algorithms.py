@@ -1,0 +1,54 @@
+"""Seconds per full UCI Energy run (4000 steps, every-step logging) per algorithm, and ratio to Random.
+
+Run by hand (``make bench`` or ``python benchmarks/bench_algorithms.py --data-dir resources/data``);
+all algorithms are timed in one invocation so the ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from onepass.algorithms import ALGORITHMS, get_algorithm
+from onepass.config import build_config
+from onepass.data import prepare_data
+from onepass.trainer import TrainingRun
+
+MAIN = [
+    "Random", "Random_SteppedLR", "Random_Validation", "Lorraine", "Baydin", "Ours_LR",
+    "Ours_LR_Momentum", "Ours_HDLR_Momentum", "DiffThroughOpt",
+]
+
+
+def time_run(name: str, data_dir: str, seed: int, threads: int) -> tuple[float, float]:
+    torch.set_num_threads(threads)
+    algorithm = get_algorithm(name)
+    config = build_config("uci_energy", {"lr": 1e-3, "weight_decay": 1e-5, "momentum": 0.5})
+    data = prepare_data(config, data_dir, algorithm.keep_validation, torch.device("cpu"))
+    start = time.perf_counter()
+    result = TrainingRun(config, algorithm, seed, data, torch.device("cpu")).run()
+    return time.perf_counter() - start, result.train_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default="resources/data")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--algorithms", nargs="*", default=MAIN, choices=list(ALGORITHMS))
+    args = parser.parse_args()
+    rows = []
+    for name in args.algorithms:
+        best = min((time_run(name, args.data_dir, 0, args.threads) for _ in range(args.repeats)), key=lambda t: t[0])
+        rows.append((name, *best))
+    base = dict((r[0], r[1]) for r in rows).get("Random")
+    print(f"{'algorithm':22s} {'wall s':>8s} {'train s':>8s} {'x Random':>9s}")
+    for name, wall, train in rows:
+        ratio = f"{wall / base:9.2f}" if base else "        -"
+        print(f"{name:22s} {wall:8.2f} {train:8.2f} {ratio}")
+
+
+if __name__ == "__main__":
+    main()
