@@ -8,16 +8,6 @@ localrules:
     aggregate,
 
 
-def aggregate_inputs(wildcards):
-    """Every chunk parquet and JSON of the sub-experiment (a dict look-up in the plan)."""
-    if wildcards.experiment not in PLAN:
-        raise ValueError(
-            f"results/scalars/{wildcards.experiment}.parquet: '{wildcards.experiment}' is not a "
-            f"training experiment of this config (known: {', '.join(PLAN) or 'none'})"
-        )
-    return chunk_outputs(wildcards.experiment)
-
-
 rule aggregate:
     """Concatenate the runs of one experiment and summarise each run in one CSV row."""
     input:

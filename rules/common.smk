@@ -97,7 +97,7 @@ def flatten_overrides(overrides, prefix=""):
     for key, value in (overrides or {}).items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            flat.update(flatten_overrides(value, dotted + "."))
+            flat.update(flatten_overrides(value, f"{dotted}."))
         else:
             flat[dotted] = value
     return flat
@@ -106,7 +106,7 @@ def flatten_overrides(overrides, prefix=""):
 def set_arguments(overrides):
     """Render overrides as shell-quoted `--set key=value` words; JSON is valid YAML for the CLI."""
     return " ".join(
-        "--set " + shlex.quote(f"{key}={json.dumps(value)}") for key, value in overrides.items()
+        f"--set {shlex.quote(f'{key}={json.dumps(value)}')}" for key, value in overrides.items()
     )
 
 
@@ -191,7 +191,7 @@ def check_config(cfg, catalog):
                 continue
             entries = value.items() if isinstance(value, dict) else [(None, value)]
             for algorithm, count in entries:
-                where = f"{base}.{key}" + (f".{algorithm}" if algorithm is not None else "")
+                where = f"{base}.{key}" if algorithm is None else f"{base}.{key}.{algorithm}"
                 if algorithm not in (None, "default") and algorithm not in algorithms:
                     _fail(where, f"'{algorithm}' is not one of this experiment's algorithms")
                 if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -226,7 +226,7 @@ def expand_names_only(experiments):
     names = []
     for name, experiment in experiments.items():
         if isinstance(experiment.get("grid"), dict):
-            names.extend(name + suffix for suffix, _ in grid_cells(experiment["grid"]))
+            names.extend(f"{name}{suffix}" for suffix, _ in grid_cells(experiment["grid"]))
     return names
 
 
@@ -249,7 +249,7 @@ def build_plan(cfg, catalog):
         entry = catalog[dataset]
         grid = experiment.get("grid") or {}
         cells = grid_cells(grid) if grid else [("", {})]
-        names[name] = [name + suffix for suffix, _ in cells]
+        names[name] = [f"{name}{suffix}" for suffix, _ in cells]
         common = flatten_overrides(experiment.get("overrides"))
         for suffix, cell in cells:
             derived = {
@@ -286,7 +286,7 @@ def build_plan(cfg, catalog):
                         math.ceil(entry["runtime_overhead"] + per_seed * min(chunk_size, n_seeds) * scale)
                     ),
                 }
-            plan[name + suffix] = {"dataset": dataset, "parent": name, "cell": cell, "algorithms": algorithms}
+            plan[f"{name}{suffix}"] = {"dataset": dataset, "parent": name, "cell": cell, "algorithms": algorithms}
     return plan, names
 
 
@@ -330,7 +330,7 @@ def chunk_outputs(sub_experiment):
     for algorithm, job in PLAN[sub_experiment]["algorithms"].items():
         for chunk in job["chunks"]:
             stem = f"results/runs/{sub_experiment}/{algorithm}/{chunk}"
-            files += [stem + ".parquet", stem + ".json"]
+            files += [f"{stem}.parquet", f"{stem}.json"]
     return files
 
 
@@ -345,3 +345,52 @@ def train_job(wildcards):
             "is not part of the configured experiments"
         ) from None
     return job, seeds
+
+
+# ---- input functions and parameters of rules/train.smk and rules/aggregate.smk ----------------
+
+
+def train_inputs(wildcards):
+    """The preprocessed tensors of the job's dataset (produced by rules/data.smk)."""
+    dataset = PLAN[wildcards.experiment]["dataset"] if wildcards.experiment in PLAN else "unknown"
+    return {
+        "data": f"resources/data/{dataset}/data.pt",
+        "targets": f"resources/data/{dataset}/targets.pt",
+    }
+
+
+def train_arguments(wildcards):
+    """Seeds, dataset, device, TensorBoard folder and `--set` overrides of one job, shell-ready."""
+    job, seeds = train_job(wildcards)
+    words = [
+        f"--dataset-config {PLAN[wildcards.experiment]['dataset']}",
+        f"--seeds {seeds}",
+        f"--device {config['device']}",
+        f"--experiment {wildcards.experiment}",
+    ]
+    if config["tensorboard"]:
+        words.append(f"--tensorboard-dir results/tensorboard/{wildcards.experiment}/{wildcards.algorithm}")
+    if job["sets"]:
+        words.append(job["sets"])
+    return " ".join(words)
+
+
+def train_resource(name):
+    """A resource callable reading the planned value (gpu, mem_mb or runtime) of the job."""
+
+    def resource(wildcards, attempt):
+        value = train_job(wildcards)[0][name]
+        # a retried job (`--retries`) gets proportionally more time and memory
+        return value * attempt if name in ("mem_mb", "runtime") else value
+
+    return resource
+
+
+def aggregate_inputs(wildcards):
+    """Every chunk parquet and JSON of the sub-experiment (a dict look-up in the plan)."""
+    if wildcards.experiment not in PLAN:
+        raise ValueError(
+            f"results/scalars/{wildcards.experiment}.parquet: '{wildcards.experiment}' is not a "
+            f"training experiment of this config (known: {', '.join(PLAN) or 'none'})"
+        )
+    return chunk_outputs(wildcards.experiment)

@@ -6,42 +6,6 @@
 # never leaves files that look complete.
 
 
-def train_inputs(wildcards):
-    """The preprocessed tensors of the job's dataset (produced by rules/data.smk)."""
-    dataset = PLAN[wildcards.experiment]["dataset"] if wildcards.experiment in PLAN else "unknown"
-    return {
-        "data": f"resources/data/{dataset}/data.pt",
-        "targets": f"resources/data/{dataset}/targets.pt",
-    }
-
-
-def train_arguments(wildcards):
-    """Seeds, dataset, device, TensorBoard folder and `--set` overrides of one job, shell-ready."""
-    job, seeds = train_job(wildcards)
-    words = [
-        f"--dataset-config {PLAN[wildcards.experiment]['dataset']}",
-        f"--seeds {seeds}",
-        f"--device {config['device']}",
-        f"--experiment {wildcards.experiment}",
-    ]
-    if config["tensorboard"]:
-        words.append(f"--tensorboard-dir results/tensorboard/{wildcards.experiment}/{wildcards.algorithm}")
-    if job["sets"]:
-        words.append(job["sets"])
-    return " ".join(words)
-
-
-def train_resource(name):
-    """A resource callable reading the planned value (gpu, mem_mb or runtime) of the job."""
-
-    def resource(wildcards, attempt):
-        value = train_job(wildcards)[0][name]
-        # a retried job (`--retries`) gets proportionally more time and memory
-        return value * attempt if name in ("mem_mb", "runtime") else value
-
-    return resource
-
-
 rule train:
     """Train one chunk of seeds of one algorithm; logs the CLI's output, benchmarks the job."""
     input:
