@@ -19,8 +19,7 @@ from onepass.datasets import (
     parse_sources,
     preprocess,
 )
-from onepass.datasets import io as dio
-from onepass.datasets.build import fetch_dataset
+from onepass.datasets.builder import fetch_dataset
 from onepass.datasets.sources import parse_raw_file
 
 
@@ -229,11 +228,11 @@ def test_no_partial_outputs_when_a_write_fails(tmp_path, monkeypatch):
             raise OSError("disk full")
         real_save(obj, path)
 
-    monkeypatch.setattr(dio.torch, "save", failing_save)
+    monkeypatch.setattr(torch, "save", failing_save)
     with pytest.raises(OSError, match="disk full"):
         preprocess(source, inputs, tmp_path / "out")
     assert pt_files(tmp_path) == [] and list((tmp_path / "out").iterdir()) == []
-    monkeypatch.setattr(dio.torch, "save", real_save)
+    monkeypatch.undo()
     written = preprocess(source, inputs, tmp_path / "out")
     assert [p.name for p in written] == ["data.pt", "targets.pt"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["data.pt", "targets.pt"]

@@ -3,17 +3,43 @@
 ``config/sources.yaml`` says where each raw file comes from and what it hashes to
 (:mod:`.sources`); :mod:`.fetch` downloads or copies it from a local mirror and verifies it;
 the per-dataset modules (:mod:`.uci`, :mod:`.fashion_mnist`, :mod:`.cifar10`,
-:mod:`.penn_treebank`) turn raw files into tensors, and :mod:`.build` writes
+:mod:`.penn_treebank`) turn raw files into tensors, and :mod:`.builder` writes
 ``resources/data/<id>/{data,targets}.pt`` atomically. The Snakemake rules in ``rules/data.smk``
 call :func:`fetch_file` and :func:`preprocess`; ``python -m onepass.datasets`` does both without
 Snakemake.
 """
 
-from .build import build, fetch_dataset, preprocess
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .errors import ArchiveError, ChecksumError, DatasetError, FetchError, FormatError, SourceConfigError
-from .fetch import fetch_file, sha256_file, verify_file
-from .io import load_tensor
-from .sources import DatasetSource, RawFile, load_sources, parse_sources
+
+# Public names -> defining module. Imported on first use (PEP 562) so that a fetch job, which only
+# needs .sources and .fetch, does not import torch (seconds per Snakemake job).
+_LAZY = {
+    "build": ".builder",
+    "fetch_dataset": ".builder",
+    "preprocess": ".builder",
+    "fetch_file": ".fetch",
+    "sha256_file": ".fetch",
+    "verify_file": ".fetch",
+    "load_tensor": ".io",
+    "DatasetSource": ".sources",
+    "RawFile": ".sources",
+    "load_sources": ".sources",
+    "parse_sources": ".sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 DATASET_IDS = (
     "uci_boston",

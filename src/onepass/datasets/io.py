@@ -13,8 +13,10 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported lazily: fetching raw files must not pay for importing it
+    import torch
 
 
 def _temp_path(dest: Path) -> Path:
@@ -91,6 +93,8 @@ def save_tensors(tensors: Mapping[str | os.PathLike, torch.Tensor], texts: Mappi
 
     ``texts`` optionally maps further destinations to str content (e.g. a vocabulary file).
     """
+    import torch
+
     writers: dict[str | os.PathLike, Callable[[Path], None]] = {}
     for dest, tensor in tensors.items():
         owned = _own_storage(tensor)
@@ -102,4 +106,6 @@ def save_tensors(tensors: Mapping[str | os.PathLike, torch.Tensor], texts: Mappi
 
 def load_tensor(path: str | os.PathLike) -> torch.Tensor:
     """Load a tensor saved by :func:`save_tensors` (``weights_only=True``: no arbitrary unpickling)."""
+    import torch
+
     return torch.load(path, weights_only=True)
