@@ -12,7 +12,8 @@ from typing import Any
 from .metrics import default_metric, infer_dataset, metric_label
 
 _BAND = (
-    "the band is the 2.5-97.5 percentile range of that median over 1000 seeded bootstrap resamples of the runs"
+    "the band is the 2.5-97.5 percentile range of that median over 1000 seeded bootstrap "
+    "resamples of the runs"
 )
 
 FIGURE_TEXT: dict[str, str] = {

@@ -78,22 +78,43 @@ def _legend_label(algorithm: str, n: int, n_div: int) -> str:
     return f"{base} ({n_div}/{n} div.)" if n_div else base
 
 
-def _legend_below(ax, ncol: int = 2) -> None:
+def _note(total: int, diverged: int, what: str = "runs") -> str:
+    return f"{diverged} of {total} {what} diverged" if diverged else f"no {what} diverged (of {total})"
+
+
+def _legend_below(ax, note: str | None = None, ncol: int = 2) -> None:
+    """Legend under the axes (many algorithms), titled with the divergence count when given."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, fontsize=6)
+        legend = ax.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncol=ncol,
+            fontsize=6,
+            title=note,
+            title_fontsize=6,
+        )
+        legend._legend_box.align = "left"
+
+
+def _plain_log_ticks(ax, axis: str = "y") -> None:
+    """Plain numbers (3, 4, 10, 20) instead of 2×10^1 on log axes: easier to read in print."""
+    from matplotlib.ticker import FuncFormatter
+
+    def minor(v: float, _: object) -> str:
+        lead = f"{v:e}"[0]
+        return f"{v:g}" if lead in "235" else ""
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(FuncFormatter(minor))
 
 
 def _divergence_note(fig, total: int, diverged: int, what: str = "runs") -> None:
-    fig.text(
-        0.01,
-        -0.01,
-        f"{diverged} of {total} {what} diverged" if diverged else f"no {what} diverged (of {total})",
-        fontsize=5.5,
-        ha="left",
-        va="top",
-        color="#333333",
-    )
+    """For figures without a legend: the divergence count in the top-left corner of the figure."""
+    fig.text(0.01, 0.99, _note(total, diverged, what), fontsize=5.5, ha="left", va="top", color="#333333")
 
 
 # --------------------------------------------------------------------------------------- CDF
@@ -143,13 +164,13 @@ def cdf_figure(
             )
     if log_x:
         ax.set_xscale("log")
+        _plain_log_ticks(ax, "x")
     else:
         ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("Final " + metric_label(metric))
     ax.set_ylabel("Cumulative fraction of runs")
-    _legend_below(ax)
-    _divergence_note(fig, total, total_div)
+    _legend_below(ax, _note(total, total_div))
     return fig, pd.DataFrame(rows)
 
 
@@ -212,10 +233,10 @@ def envelope_figure(
                 }
             )
     ax.set_yscale("log")
+    _plain_log_ticks(ax, "y")
     ax.set_xlabel("Network Weight Update Step")
     ax.set_ylabel(metric_label(metric))
-    _legend_below(ax)
-    _divergence_note(fig, total, total_div)
+    _legend_below(ax, _note(total, total_div))
     return fig, pd.DataFrame(rows)
 
 
@@ -290,9 +311,13 @@ def hpo_curves_figure(
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_ticks(ax, "x")
+    _plain_log_ticks(ax, "y")
     ax.set_xlabel("Runtime (s)")
     ax.set_ylabel("Best " + metric_label(metric) + " so far")
-    _legend_below(ax)
+    n_all = sum(len(c) for c in curves.values())
+    n_never = int(sum(r["n_never_finite"] for r in {r["algorithm"]: r for r in rows}.values()))
+    _legend_below(ax, f"{n_never} of {n_all} runs never reached a finite value" if n_never else None)
     return fig, pd.DataFrame(rows)
 
 
@@ -535,8 +560,7 @@ def sensitivity_figure(
         img[int(r["T"]) - 1, int(r["i"]) - 1] = r["value"]
     fig = plt.figure(figsize=(3.3, 3.0))
     ax = fig.add_axes((0.14, 0.14, 0.62, 0.76))
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     im = ax.imshow(
         np.ma.masked_invalid(img),
         origin="lower",
@@ -585,10 +609,10 @@ def sensitivity_figure(
     n, n_div = int(mine["n_runs"].sum()), int(mine["n_diverged"].sum())
     fig.text(
         0.01,
-        0.005,
+        -0.01,
         f"{n_div} of {n} runs diverged (excluded from medians)" if n_div else f"no runs diverged (of {n})",
         fontsize=5.5,
-        va="bottom",
+        va="top",
     )
     out = mine.assign(role="cell")
     if ref_row is not None:
@@ -657,8 +681,7 @@ def hypergradients_figure(table: pd.DataFrame, hyperparameter: str) -> tuple[Any
         ("adam_step_rel_error", "First Adam step: relative error (mean)"),
         ("raw_rel_error_median", "Hypergradient: relative error (median)"),
     ]
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     for ax, (col, title) in zip(axes, panels, strict=True):
         img = np.full((Tmax, imax), np.nan)
         for _, r in stats.iterrows():
@@ -844,9 +867,9 @@ def proof_of_concept_figure(
     n_nan = int(np.sum(y >= nan_value))
     fig.text(
         0.01,
-        -0.01,
-        f"{n_nan} of {len(bg)} {style.label(background_algorithm)} runs diverged/NaN "
-        f"(set to {nan_value:g}); {len(chosen)} of {len(fin)} {style.label(trajectory_algorithm)} "
+        -0.05,
+        f"{n_nan} of {len(bg)} {style.label(background_algorithm)} runs diverged, NaN or ≥{nan_value:g} "
+        f"(drawn as NaN); {len(chosen)} of {len(fin)} {style.label(trajectory_algorithm)} "
         "trajectories shown",
         fontsize=5.5,
         va="top",
