@@ -96,7 +96,6 @@ rule fetch_raw:
         "logs/data/fetch_raw/{dataset}/{filename}.log",
     benchmark:
         "results/benchmarks/data/fetch_raw/{dataset}/{filename}.tsv"
-    retries: 1
     script:
         "../workflow/scripts/fetch_source.py"
 
