@@ -14,14 +14,18 @@ apt-get, or a real SLURM installation on the machine. CI runs as root on Debian 
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+from fixtures_datasets import shared_mirror
 
 sys.path.insert(0, str(Path(__file__).parent / "cluster"))
 import slurm_cluster  # noqa: E402
@@ -205,3 +209,130 @@ def test_profile_runs_toy_workflow_on_slurm(cluster, tmp_path):
     text = (workdir / "resources" / "data.txt").read_text().split()
     assert text[1].removeprefix("job=") in slurm_ids and text[2] == "gpus=0", text
     assert (workdir / "results" / "summary.txt").read_text().splitlines()[-1] == "aggregate job=local"
+
+
+# ----------------------------------------------------------------------------- the real pipeline
+# The workflow's own files; a test copies them so that runs do not touch the repository's results/.
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "environment.yml")
+# Per-run measurements that legitimately differ between two runs of the same job.
+TIMING_KEYS = {"wall_time", "train_seconds", "wall_seconds", "peak_memory_mb"}
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def gpu_catalog(workdir: Path) -> str:
+    """config/datasets.yaml with every dataset of config/test.yaml marked `gpu: true`.
+
+    config/test.yaml trains on UCI Energy, a CPU dataset, so its training jobs would not ask for a
+    GPU at all. With this catalog they ask for `gpu=1` as the Fashion-MNIST/CIFAR-10/PTB jobs do,
+    which exercises the GPU request end to end (catalog -> rule resource -> profile/plugin ->
+    `sbatch --gpus=1` -> a GPU handed out). `device: cpu` in the test config keeps training on the
+    CPU, so outputs stay comparable with a local run (which uses the same catalog).
+    """
+    config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    catalog = yaml.safe_load((workdir / config.get("catalog", "config/datasets.yaml")).read_text())
+    datasets = {exp["dataset"] for exp in config["experiments"].values() if "dataset" in exp}
+    for dataset in datasets:
+        # A copy: the UCI entries are one YAML anchor, i.e. one shared dict after loading.
+        catalog["datasets"][dataset] = {**catalog["datasets"][dataset], "gpu": True}
+    path = workdir / "config" / "datasets.gpu-test.yaml"
+    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    return str(path.relative_to(workdir))
+
+
+def _drop_timing(value):
+    if isinstance(value, dict):
+        return {k: _drop_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
+    if isinstance(value, list):
+        return [_drop_timing(v) for v in value]
+    return value
+
+
+def compare_results(local: Path, cluster: Path) -> int:
+    """Assert that both results/ trees hold the same files with the same contents (timings aside).
+
+    Parquet and CSV tables are compared as data frames without timing columns; JSON without timing
+    keys; other text files byte for byte. PDFs (figures) only have to exist in both. Returns the
+    number of files compared.
+    """
+    skip_dirs = {"benchmarks", "tensorboard"}
+
+    def files(root: Path) -> set[Path]:
+        return {
+            p.relative_to(root)
+            for p in (root / "results").rglob("*")
+            if p.is_file() and not skip_dirs & set(p.relative_to(root / "results").parts[:1])
+        }
+
+    local_files, cluster_files = files(local), files(cluster)
+    assert local_files == cluster_files, (
+        f"only local: {sorted(map(str, local_files - cluster_files))}; "
+        f"only cluster: {sorted(map(str, cluster_files - local_files))}"
+    )
+    for rel in sorted(local_files):
+        a, b = local / rel, cluster / rel
+        if rel.suffix in (".parquet", ".csv"):
+            read = pd.read_parquet if rel.suffix == ".parquet" else pd.read_csv
+            fa, fb = read(a), read(b)
+            fa = fa.drop(columns=[c for c in fa.columns if c in TIMING_KEYS])
+            fb = fb.drop(columns=[c for c in fb.columns if c in TIMING_KEYS])
+            pd.testing.assert_frame_equal(fa, fb, obj=str(rel))
+        elif rel.suffix == ".json":
+            assert _drop_timing(json.loads(a.read_text())) == _drop_timing(json.loads(b.read_text())), rel
+        elif rel.suffix in (".tex", ".txt", ".tsv"):
+            assert a.read_text() == b.read_text(), rel
+    return len(local_files)
+
+
+def plain_experiment_targets(workdir: Path) -> list[str]:
+    """The outputs of config/test.yaml's plain (grid-free) experiments and of the figures and tables
+    built from them alone.
+
+    The whole test config takes about 2.5 min per run on two cores (mostly its Sensitivity grid);
+    run twice (locally and on the cluster) that breaks the test's budget. The plain experiments
+    still cover every kind of job: fetch (local), preprocess and train (cluster, several chunks per
+    algorithm), aggregate, figure and table (local).
+    """
+    config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    plain = {name for name, exp in config["experiments"].items() if not exp.get("grid")}
+    assert plain, "config/test.yaml has no experiment without a grid"
+    targets = [
+        f"results/scalars/{name}{suffix}" for name in sorted(plain) for suffix in (".parquet", "_final.csv")
+    ]
+    for name, spec in (config.get("figures") or {}).items():
+        if set(spec.get("experiments", [])) <= plain:
+            targets.append(f"results/figures/{name}.pdf")
+    for name, spec in (config.get("tables") or {}).items():
+        if set(spec.get("experiments", [])) <= plain:
+            targets += [f"results/tables/{name}.tex", f"results/tables/{name}.csv"]
+    return targets
+
+
+def test_profile_runs_test_config_on_slurm(cluster, tmp_path):
+    """config/test.yaml through profiles/slurm: all non-local jobs via sbatch, training jobs with a
+    GPU, and the same results as `snakemake -c2` on the same config."""
+    mirror = shared_mirror()
+    local, remote = copy_workflow(tmp_path / "local"), copy_workflow(tmp_path / "cluster")
+    catalog = gpu_catalog(local)
+    gpu_catalog(remote)
+    targets = plain_experiment_targets(local)
+    config = ["--configfile", "config/test.yaml", "--config", f"data_mirror={mirror}", f"catalog={catalog}"]
+
+    run_snakemake(local, ["-c2", *config, "--", *targets], None, timeout=300)
+    output = run_through_profile(cluster, remote, [*config, "--", *targets], timeout=300)
+
+    jobs = check_cluster_jobs(cluster, output, lambda rule, comment: rule == "train")
+    n_train = sum(rule == "train" for rule, _ in jobs.values())
+    assert n_train > 1, (
+        f"expected several training jobs on the cluster, got {sorted(r for r, _ in jobs.values())}"
+    )
+    assert compare_results(local, remote) > n_train
