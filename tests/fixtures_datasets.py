@@ -79,17 +79,43 @@ def write_tiny_fashion_mnist(folder: Path) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- CIFAR-10
+class Py2Pickler(pickle._Pickler):
+    """Writes ``bytes`` and ``str`` the way Python 2's cPickle wrote ``str`` (the CIFAR-10 files).
+
+    Python 3 would pickle bytes at protocol 2 through ``_codecs.encode``; the real files use
+    SHORT_BINSTRING/BINSTRING opcodes, which ``encoding="bytes"`` turns back into bytes.
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_py2_str(self, obj):
+        raw = obj.encode("ascii") if isinstance(obj, str) else obj
+        if len(raw) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(raw)]) + raw)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(raw)) + raw)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_py2_str
+    dispatch[str] = save_py2_str
+
+
+def py2_pickle(obj) -> bytes:
+    buffer = io.BytesIO()
+    Py2Pickler(buffer, protocol=2).dump(obj)
+    # numpy >= 2 names its private module numpy._core; the real (numpy 1.x era) files say numpy.core.
+    return buffer.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+
+
 def cifar_batch_pickle(data: np.ndarray, labels: list[int], label: bytes) -> bytes:
-    """A batch pickled like the real files: protocol 2, numpy reconstructed via numpy.core.multiarray."""
+    """A batch pickled like the real files (Python 2 cPickle, protocol 2, numpy.core globals)."""
     batch = {
         b"batch_label": label,
         b"labels": list(labels),
         b"data": data,
         b"filenames": [b"img_%d.png" % i for i in range(len(labels))],
     }
-    payload = pickle.dumps(batch, protocol=2)
-    # numpy >= 2 names its private module numpy._core; the real (numpy 1.x era) files say numpy.core.
-    return payload.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    return py2_pickle(batch)
 
 
 def add_bytes(tar: tarfile.TarFile, name: str, payload: bytes, **info) -> None:
@@ -126,7 +152,7 @@ def write_tiny_cifar10(path: Path) -> dict[str, tuple[np.ndarray, list[int]]]:
         for name, (data, labels) in batches.items():
             add_bytes(tar, f"cifar-10-batches-py/{name}", cifar_batch_pickle(data, labels, name.encode()))
         meta = {b"label_names": [b"airplane", b"automobile"], b"num_cases_per_batch": 2}
-        add_bytes(tar, "cifar-10-batches-py/batches.meta", pickle.dumps(meta, protocol=2))
+        add_bytes(tar, "cifar-10-batches-py/batches.meta", py2_pickle(meta))
         add_bytes(tar, "cifar-10-batches-py/readme.html", b"<html></html>")
     return batches
 

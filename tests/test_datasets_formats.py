@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import pickle
 import tarfile
 
 import numpy as np
@@ -18,6 +17,7 @@ from fixtures_datasets import (
     cifar_batch_pickle,
     idx_bytes,
     pt_files,
+    py2_pickle,
     tiny_sources,
     write_tiny_cifar10,
     write_tiny_fashion_mnist,
@@ -121,7 +121,7 @@ class _Evil:
 
 
 def test_cifar10_pickle_globals_refused(tmp_path):
-    path = _cifar_with(tmp_path, "data_batch_3", pickle.dumps({b"data": _Evil()}, protocol=2))
+    path = _cifar_with(tmp_path, "data_batch_3", py2_pickle({b"data": _Evil()}))
     with pytest.raises(
         FormatError, match=r"c\.tar\.gz:cifar-10-batches-py/data_batch_3: refusing to load global"
     ):

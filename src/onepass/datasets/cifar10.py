@@ -38,19 +38,11 @@ def _reconstruct():
     return fn
 
 
-def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") -> bytes:
-    """``_codecs.encode`` limited to latin-1: how Python 3 pickles ``bytes`` at protocol 2."""
-    if encoding.lower().replace("-", "").replace("_", "") not in ("latin1", "iso88591"):
-        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
-    return text.encode("latin1", errors)
-
-
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct(),
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct(),
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): _latin1_encode,
 }
 
 
