@@ -54,9 +54,7 @@ def sha256(path: str | os.PathLike) -> str:
 # ----------------------------------------------------------------------------- Fashion-MNIST
 def idx_bytes(array: np.ndarray) -> bytes:
     """The idx encoding of a uint8 array (magic 0x0000 0x08 ndim, big-endian dims, data)."""
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(
-        struct.pack(">I", d) for d in array.shape
-    )
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
     return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
 
 

@@ -68,14 +68,10 @@ def test_checksum_mismatch_names_file_expected_and_actual(tmp_path):
     raw = raw_file(tmp_path, sha256="a" * 64)
     actual = sha256(tmp_path / "mirror" / "f.txt")
     dest = tmp_path / "raw" / "f.txt"
-    with pytest.raises(
-        ChecksumError, match=rf"mirror/f\.txt: sha256 mismatch .*expected a{{64}}, actual {actual}"
-    ):
+    with pytest.raises(ChecksumError, match=rf"mirror/f\.txt: sha256 mismatch .*expected a{{64}}, actual {actual}"):
         fetch_file(raw, dest, mirror=tmp_path / "mirror", progress=False)
     assert list((tmp_path / "raw").iterdir()) == []  # no partial or temporary file
-    with pytest.raises(
-        ChecksumError, match=rf"raw/f\.txt: sha256 mismatch .*expected a{{64}}, actual {actual}"
-    ):
+    with pytest.raises(ChecksumError, match=rf"raw/f\.txt: sha256 mismatch .*expected a{{64}}, actual {actual}"):
         fetch_file(raw, dest, progress=False)  # downloaded (file:// URL): named by its destination
     assert list((tmp_path / "raw").iterdir()) == []
 

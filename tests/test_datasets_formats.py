@@ -69,9 +69,7 @@ def test_idx_payload_and_magic_checked(tmp_path):
     path = tmp_path / "short.gz"
     array = np.zeros((2, 28, 28), np.uint8)
     path.write_bytes(gzip.compress(idx_bytes(array)[:-5]))
-    with pytest.raises(
-        FormatError, match=r"short\.gz: 1563 data bytes, but the header \(2, 28, 28\) needs 1568"
-    ):
+    with pytest.raises(FormatError, match=r"short\.gz: 1563 data bytes, but the header \(2, 28, 28\) needs 1568"):
         read_idx_gz(path, 3)
     path.write_bytes(gzip.compress(idx_bytes(np.zeros(30, np.uint8))))
     with pytest.raises(FormatError, match=r"short\.gz: bad idx magic 00000801"):
@@ -88,9 +86,7 @@ def test_fashion_mnist_count_mismatch(tmp_path):
 # ----------------------------------------------------------------------------- CIFAR-10
 def test_cifar10(tiny, tmp_path):
     mirror, sources = tiny
-    preprocess(
-        sources["cifar10"], {"archive": mirror / "cifar10" / "cifar-10-python.tar.gz"}, tmp_path / "out"
-    )
+    preprocess(sources["cifar10"], {"archive": mirror / "cifar10" / "cifar-10-python.tar.gz"}, tmp_path / "out")
     data, targets = load(tmp_path / "out" / "data.pt"), load(tmp_path / "out" / "targets.pt")
     batches = write_tiny_cifar10(tmp_path / "again.tar.gz")
     order = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -122,9 +118,7 @@ class _Evil:
 
 def test_cifar10_pickle_globals_refused(tmp_path):
     path = _cifar_with(tmp_path, "data_batch_3", py2_pickle({b"data": _Evil()}))
-    with pytest.raises(
-        FormatError, match=r"c\.tar\.gz:cifar-10-batches-py/data_batch_3: refusing to load global"
-    ):
+    with pytest.raises(FormatError, match=r"c\.tar\.gz:cifar-10-batches-py/data_batch_3: refusing to load global"):
         build_cifar10(path)
 
 
@@ -152,18 +146,14 @@ def test_cifar10_missing_member(tmp_path):
     path = tmp_path / "c.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
         add_bytes(tar, "cifar-10-batches-py/data_batch_1", b"")
-    with pytest.raises(
-        ArchiveError, match=r"c\.tar\.gz: has no file member 'cifar-10-batches-py/data_batch_2'"
-    ):
+    with pytest.raises(ArchiveError, match=r"c\.tar\.gz: has no file member 'cifar-10-batches-py/data_batch_2'"):
         build_cifar10(path)
 
 
 # ----------------------------------------------------------------------------- Penn Treebank
 def test_penn_treebank(tiny, tmp_path):
     mirror, sources = tiny
-    preprocess(
-        sources["penn_treebank"], {"archive": mirror / "penn_treebank" / "simple-examples.tgz"}, tmp_path
-    )
+    preprocess(sources["penn_treebank"], {"archive": mirror / "penn_treebank" / "simple-examples.tgz"}, tmp_path)
     data, targets = load(tmp_path / "data.pt"), load(tmp_path / "targets.pt")
     assert data.dtype == torch.int64 and targets.dtype == torch.int64
     assert data.tolist() == PTB_IDS and torch.equal(data, targets)
@@ -182,9 +172,7 @@ def test_penn_treebank(tiny, tmp_path):
 def test_penn_treebank_unknown_token_names_file_and_line(tmp_path):
     path = tmp_path / "simple-examples.tgz"
     write_tiny_ptb(path, {**PTB_TEXT, "test": " a dog sat \n the zebra \n"})
-    with pytest.raises(
-        FormatError, match=r"ptb\.test\.txt:2: token 'zebra' is not in the training vocabulary"
-    ):
+    with pytest.raises(FormatError, match=r"ptb\.test\.txt:2: token 'zebra' is not in the training vocabulary"):
         build_penn_treebank(path)
 
 

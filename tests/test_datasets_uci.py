@@ -58,9 +58,7 @@ def test_uci_literal_rows(built_uci):
     # permutation_indices_Energy.txt starts with 526 and ends with 723 (0-based raw rows)
     expected_first = [0.62, 808.50, 367.50, 220.50, 3.50, 4, 0.25, 5]
     np.testing.assert_array_equal(energy[0].numpy(), np.array(expected_first, dtype=np.float32))
-    np.testing.assert_array_equal(
-        energy[-1].numpy(), np.array([0.98, 514.5, 294, 110.25, 7, 5, 0.4, 5], np.float32)
-    )
+    np.testing.assert_array_equal(energy[-1].numpy(), np.array([0.98, 514.5, 294, 110.25, 7, 5, 0.4, 5], np.float32))
     assert energy_y[0].item() == pytest.approx(14.16) and energy_y[-1].item() == pytest.approx(32.73)
     assert 6.0 < energy_y.min().item() and energy_y.max().item() < 43.2  # heating load, not cooling
     naval_y = load(data_root / "uci_naval" / "targets.pt")
@@ -129,9 +127,7 @@ def test_permutation_checks(tmp_path):
 
 
 def test_drop_columns_numbered_from_one(tmp_path):
-    source, inputs = _uci_source(
-        tmp_path, "1 2 3 4\n5 6 7 8\n", "1\n0\n", columns=4, drop_columns=[4], rows=2
-    )
+    source, inputs = _uci_source(tmp_path, "1 2 3 4\n5 6 7 8\n", "1\n0\n", columns=4, drop_columns=[4], rows=2)
     preprocess(source, inputs, tmp_path / "out", verify=False)
     np.testing.assert_array_equal(load(tmp_path / "out" / "data.pt").numpy(), [[5, 6], [1, 2]])
     np.testing.assert_array_equal(load(tmp_path / "out" / "targets.pt").numpy(), [[7], [3]])

@@ -64,9 +64,7 @@ def test_snakemake_builds_one_uci_dataset(tmp_path):
 
     data = torch.load(work / "resources/data/uci_energy/data.pt", weights_only=True)
     targets = torch.load(work / "resources/data/uci_energy/targets.pt", weights_only=True)
-    raw = np.loadtxt(mirror / "uci/energy/data.txt")[
-        np.loadtxt(mirror / "uci/permutation_indices_Energy.txt", int)
-    ]
+    raw = np.loadtxt(mirror / "uci/energy/data.txt")[np.loadtxt(mirror / "uci/permutation_indices_Energy.txt", int)]
     np.testing.assert_array_equal(data.numpy(), raw[:, :-1].astype(np.float32))
     np.testing.assert_array_equal(targets.numpy(), raw[:, -1:].astype(np.float32))
     # Only that dataset was built; each rule left a log and a benchmark.
@@ -121,15 +119,9 @@ def test_snakemake_builds_tiny_archives(tmp_path):
 
     out = work / "resources" / "data"
     load = lambda d, f: torch.load(out / d / f, weights_only=True)  # noqa: E731
-    assert (
-        load("fashion_mnist", "data.pt").shape == (5, 784)
-        and load("fashion_mnist", "data.pt").dtype == torch.uint8
-    )
+    assert load("fashion_mnist", "data.pt").shape == (5, 784) and load("fashion_mnist", "data.pt").dtype == torch.uint8
     assert load("fashion_mnist", "targets.pt").tolist() == [9, 0, 3, 1, 7]
-    assert (
-        load("cifar10", "data.pt").shape == (13, 3, 32, 32)
-        and load("cifar10", "targets.pt").dtype == torch.int64
-    )
+    assert load("cifar10", "data.pt").shape == (13, 3, 32, 32) and load("cifar10", "targets.pt").dtype == torch.int64
     assert load("penn_treebank", "data.pt").tolist() == PTB_IDS
     assert (out / "penn_treebank" / "vocab.txt").read_text().splitlines() == PTB_VOCAB
     assert sha256(work / "resources/raw/cifar10/cifar-10-python.tar.gz") == sha256(

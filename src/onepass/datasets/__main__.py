@@ -25,9 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         sources = load_sources(args.sources)
         for dataset in args.datasets or sorted(sources):
             if dataset not in sources:
-                raise DatasetError(
-                    f"{args.sources}: no dataset {dataset!r} (known: {', '.join(sorted(sources))})"
-                )
+                raise DatasetError(f"{args.sources}: no dataset {dataset!r} (known: {', '.join(sorted(sources))})")
             for path in build(
                 sources[dataset],
                 raw_root=args.raw_root,

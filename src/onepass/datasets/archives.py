@@ -88,22 +88,24 @@ def read_members(archive: str | os.PathLike, names: Iterable[str]) -> dict[str, 
     with _open(archive) as tar:
         members = check_members(archive, tar)
         by_name = {normalise_member_name(m.name): m for m in members}
+        chosen = []
         for norm, original in wanted.items():
             member = by_name.get(norm)
             if member is None or not member.isfile():
                 raise ArchiveError(f"{os.fspath(archive)}: has no file member {original!r}")
+            chosen.append((member, original))
+        # In archive order: a compressed stream then needs one rewind, not one per member.
+        for member, original in sorted(chosen, key=lambda pair: pair[0].offset_data):
             try:
                 handle = tar.extractfile(member)
-                assert handle is not None
-                data = handle.read()
+                data = handle.read() if handle is not None else b""
             except CORRUPT as exc:
                 raise ArchiveError(
                     f"{os.fspath(archive)}: truncated or corrupt while reading {original!r} ({exc})"
                 ) from exc
             if len(data) != member.size:
                 raise ArchiveError(
-                    f"{os.fspath(archive)}: member {original!r} is truncated "
-                    f"({len(data)} of {member.size} bytes)"
+                    f"{os.fspath(archive)}: member {original!r} is truncated ({len(data)} of {member.size} bytes)"
                 )
             found[original] = data
     return found
@@ -123,9 +125,7 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[Pa
         for member in members:
             target = (root / normalise_member_name(member.name)).resolve()
             if target != root and root not in target.parents:
-                raise ArchiveError(
-                    f"{os.fspath(archive)}: refusing member {member.name!r}: it resolves outside {dest}"
-                )
+                raise ArchiveError(f"{os.fspath(archive)}: refusing member {member.name!r}: it resolves outside {dest}")
         try:
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(root, members=members, filter="data")

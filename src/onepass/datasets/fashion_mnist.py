@@ -56,8 +56,7 @@ def _split(images_path, labels_path, rows: int | None) -> tuple[np.ndarray, np.n
         raise FormatError(f"{os.fspath(images_path)}: images are {images.shape[1:]}, expected (28, 28)")
     if len(images) != len(labels):
         raise FormatError(
-            f"{os.fspath(images_path)} has {len(images)} images but {os.fspath(labels_path)} "
-            f"has {len(labels)} labels"
+            f"{os.fspath(images_path)} has {len(images)} images but {os.fspath(labels_path)} has {len(labels)} labels"
         )
     if rows is not None and len(images) != rows:
         raise FormatError(f"{os.fspath(images_path)}: {len(images)} images, expected {rows}")

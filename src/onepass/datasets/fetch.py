@@ -122,9 +122,7 @@ def download(
                     f"Without network access, set the config key data_mirror to a local copy."
                 ) from exc
             wait = backoff * 2**attempt
-            log.warning(
-                "download of %s failed (%s); retry %d/%d in %.1fs", url, exc, attempt + 1, retries, wait
-            )
+            log.warning("download of %s failed (%s); retry %d/%d in %.1fs", url, exc, attempt + 1, retries, wait)
             time.sleep(wait)
 
 

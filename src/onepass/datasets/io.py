@@ -81,9 +81,7 @@ def _own_storage(tensor: torch.Tensor) -> torch.Tensor:
     full matrix for this reason); the contract requires each file to hold just its tensor.
     """
     tensor = tensor.contiguous()
-    if tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size() or (
-        tensor.storage_offset() != 0
-    ):
+    if tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size() or (tensor.storage_offset() != 0):
         tensor = tensor.clone()
     return tensor
 

@@ -67,7 +67,7 @@ class RawFile:
 
     def mirror_path(self, mirror: str | os.PathLike) -> Path:
         """The file's location inside a local mirror folder."""
-        return Path(mirror) / self.mirror
+        return Path(mirror).expanduser() / self.mirror
 
     def require_sha256(self) -> str:
         """The recorded sha256, or an error naming the key: files are never used unverified."""
@@ -142,9 +142,7 @@ def parse_raw_file(path: str, dataset: str, key: str, entry: Any) -> RawFile:
         sha = sha.lower()
     raw = entry["raw"]
     if not isinstance(raw, str) or not _FILE_NAME.match(raw) or raw in (".", ".."):
-        raise _fail(
-            path, f"{where}.raw", f"{raw!r} must be a plain file name (stored under {RAW_ROOT}/<id>/)"
-        )
+        raise _fail(path, f"{where}.raw", f"{raw!r} must be a plain file name (stored under {RAW_ROOT}/<id>/)")
     size = entry.get("size")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
         raise _fail(path, f"{where}.size", f"{size!r} must be a non-negative integer")
@@ -198,9 +196,7 @@ def load_sources(path: str | os.PathLike = DEFAULT_SOURCES) -> dict[str, Dataset
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
     except FileNotFoundError:
-        raise SourceConfigError(
-            f"sources file {path} not found (set the config key 'sources' to its path)"
-        ) from None
+        raise SourceConfigError(f"sources file {path} not found (set the config key 'sources' to its path)") from None
     except yaml.YAMLError as exc:
         raise SourceConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_sources(document, path)

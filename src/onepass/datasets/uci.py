@@ -42,9 +42,7 @@ def read_table(path: str | os.PathLike, columns: int | None = None) -> np.ndarra
         if columns is None:
             columns = len(fields)
         if len(fields) != columns:
-            raise FormatError(
-                f"{name}:{number}: expected {columns} columns, found {len(fields)}: {line.strip()!r}"
-            )
+            raise FormatError(f"{name}:{number}: expected {columns} columns, found {len(fields)}: {line.strip()!r}")
         try:
             values = [float(field) for field in fields]
         except ValueError:
