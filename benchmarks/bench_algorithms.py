@@ -17,8 +17,15 @@ from onepass.data import prepare_data
 from onepass.trainer import TrainingRun
 
 MAIN = [
-    "Random", "Random_SteppedLR", "Random_Validation", "Lorraine", "Baydin", "Ours_LR",
-    "Ours_LR_Momentum", "Ours_HDLR_Momentum", "DiffThroughOpt",
+    "Random",
+    "Random_SteppedLR",
+    "Random_Validation",
+    "Lorraine",
+    "Baydin",
+    "Ours_LR",
+    "Ours_LR_Momentum",
+    "Ours_HDLR_Momentum",
+    "DiffThroughOpt",
 ]
 
 

@@ -11,8 +11,17 @@ from torch.autograd.functional import jacobian
 
 from onepass.optim import HyperSGD
 
-torch.set_default_dtype(torch.float64)
 LN10 = math.log(10.0)
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """These comparisons are at 1e-8: run them in float64, and restore the default afterwards."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
 
 
 class Quadratic(nn.Module):
@@ -82,7 +91,16 @@ def test_neumann_matches_explicit_jacobians(lookback, first_step):
     x, y, xv, yv = net_data()
     model = tiny_net()
     lr, wd, mom = 0.3, 1e-2, 0.7
-    opt = HyperSGD(model, lr, wd, mom, method="neumann", update_interval=2 if not first_step else 1, lookback=lookback, lr_clip=None)
+    opt = HyperSGD(
+        model,
+        lr,
+        wd,
+        mom,
+        method="neumann",
+        update_interval=2 if not first_step else 1,
+        lookback=lookback,
+        lr_clip=None,
+    )
     train = lambda m: ((m(x) - y) ** 2).mean()  # noqa: E731
     val = lambda m: ((m(xv) - yv) ** 2).mean()  # noqa: E731
     if not first_step:
@@ -111,7 +129,17 @@ def test_neumann_converges_to_implicit_function_theorem_on_a_contraction():
     exact = None
     for lookback in (1, 2, 5, 10, 40, 200):
         model = Quadratic(n)
-        opt = HyperSGD(model, lr, wd, 0.5, tune=("lr", "weight_decay"), method="neumann", update_interval=1, lookback=lookback, lr_clip=None)
+        opt = HyperSGD(
+            model,
+            lr,
+            wd,
+            0.5,
+            tune=("lr", "weight_decay"),
+            method="neumann",
+            update_interval=1,
+            lookback=lookback,
+            lr_clip=None,
+        )
         theta = model.theta.detach().clone()
         result = opt.step(train, val)
         got = torch.stack([result.hypergradient["lr"], result.hypergradient["weight_decay"]])
@@ -180,7 +208,17 @@ def test_per_parameter_lrs_sum_to_the_scalar_lr_hypergradient(method):
     results = {}
     for per_parameter in (False, True):
         model = tiny_net(4)
-        opt = HyperSGD(model, 0.1, 1e-3, 0.5, method=method, per_parameter_lr=per_parameter, update_interval=3, lookback=3, lr_clip=None)
+        opt = HyperSGD(
+            model,
+            0.1,
+            1e-3,
+            0.5,
+            method=method,
+            per_parameter_lr=per_parameter,
+            update_interval=3,
+            lookback=3,
+            lr_clip=None,
+        )
         for _ in range(3):
             result = opt.step(lambda m: ((m(x) - y) ** 2).mean(), lambda m: ((m(xv) - yv) ** 2).mean())
         results[per_parameter] = result.hypergradient

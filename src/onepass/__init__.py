@@ -1,2 +1,3 @@
 """onepass: one-pass hyperparameter optimisation by implicit differentiation."""
+
 __version__ = "0.1.0"

@@ -37,37 +37,88 @@ _LONG_DTO = dict(method="exact", tune=ALL_HYPERPARAMETERS, track_whole_window=Tr
 ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
     for a in [
-        Algorithm("Random", None, keep_validation=False, description="fixed random hyperparameters, trains on train+val"),
-        Algorithm("Random_SteppedLR", None, keep_validation=False, stepped_lr=True, description="lr multiplied after each window"),
-        Algorithm("Random_Validation", None, full_batch_validation=True, description="Random on the train split; feeds Random (3-batched)"),
+        Algorithm(
+            "Random", None, keep_validation=False, description="fixed random hyperparameters, trains on train+val"
+        ),
+        Algorithm(
+            "Random_SteppedLR",
+            None,
+            keep_validation=False,
+            stepped_lr=True,
+            description="lr multiplied after each window",
+        ),
+        Algorithm(
+            "Random_Validation",
+            None,
+            full_batch_validation=True,
+            description="Random on the train split; feeds Random (3-batched)",
+        ),
         Algorithm("Lorraine", "neumann", ("weight_decay",), description="Neumann hypergradient on weight decay"),
-        Algorithm("Baydin", "baydin", ("lr",), keep_validation=False, validation_from_training=True, description="hypergradient descent on lr"),
-        Algorithm("Ours_LR", "neumann", ("lr", "weight_decay"), description="Neumann hypergradient on lr and weight decay"),
-        Algorithm("Ours_LR_Momentum", "neumann", ALL_HYPERPARAMETERS, description="Neumann hypergradient on lr, wd, momentum"),
-        Algorithm("Ours_HDLR_Momentum", "neumann", ALL_HYPERPARAMETERS, per_parameter_lr=True, description="per-weight lr, wd, momentum"),
-        Algorithm("DiffThroughOpt", "exact", ALL_HYPERPARAMETERS, description="exact hypergradient through the last `lookback` steps"),
+        Algorithm(
+            "Baydin",
+            "baydin",
+            ("lr",),
+            keep_validation=False,
+            validation_from_training=True,
+            description="hypergradient descent on lr",
+        ),
+        Algorithm(
+            "Ours_LR", "neumann", ("lr", "weight_decay"), description="Neumann hypergradient on lr and weight decay"
+        ),
+        Algorithm(
+            "Ours_LR_Momentum", "neumann", ALL_HYPERPARAMETERS, description="Neumann hypergradient on lr, wd, momentum"
+        ),
+        Algorithm(
+            "Ours_HDLR_Momentum",
+            "neumann",
+            ALL_HYPERPARAMETERS,
+            per_parameter_lr=True,
+            description="per-weight lr, wd, momentum",
+        ),
+        Algorithm(
+            "DiffThroughOpt",
+            "exact",
+            ALL_HYPERPARAMETERS,
+            description="exact hypergradient through the last `lookback` steps",
+        ),
         Algorithm(
             "LongDiffThroughOpt_UCI_Standalone",
             **_LONG_DTO,
-            pinned={"network_weight_steps": 200, "hyperparameter_steps": 30, "reset_weights_after_hyperparameter_step": True},
+            pinned={
+                "network_weight_steps": 200,
+                "hyperparameter_steps": 30,
+                "reset_weights_after_hyperparameter_step": True,
+            },
             description="200-step unroll x 30, restarting from the initial weights",
         ),
         Algorithm(
             "LongDiffThroughOpt_UCI_Full",
             **_LONG_DTO,
-            pinned={"network_weight_steps": 4000, "hyperparameter_steps": 30, "reset_weights_after_hyperparameter_step": True},
+            pinned={
+                "network_weight_steps": 4000,
+                "hyperparameter_steps": 30,
+                "reset_weights_after_hyperparameter_step": True,
+            },
             description="4000-step unroll x 30, restarting from the initial weights",
         ),
         Algorithm(
             "LongDiffThroughOpt_FashionMNIST_Standalone",
             **_LONG_DTO,
-            pinned={"network_weight_steps": 1000, "hyperparameter_steps": 50, "reset_weights_after_hyperparameter_step": True},
+            pinned={
+                "network_weight_steps": 1000,
+                "hyperparameter_steps": 50,
+                "reset_weights_after_hyperparameter_step": True,
+            },
             description="1000-step unroll x 50, restarting from the initial weights",
         ),
         Algorithm(
             "LongDiffThroughOpt_FashionMNIST_Medium",
             **_LONG_DTO,
-            pinned={"network_weight_steps": 200, "hyperparameter_steps": 50, "reset_weights_after_hyperparameter_step": False},
+            pinned={
+                "network_weight_steps": 200,
+                "hyperparameter_steps": 50,
+                "reset_weights_after_hyperparameter_step": False,
+            },
             description="200-step unroll x 50, one continuing training run",
         ),
     ]

@@ -11,9 +11,9 @@ from .config import DEFAULTS, ConfigError, package_dataset_ids
 
 TRAIN_EPILOG = f"""\
 --set keys (values are YAML; dotted keys reach into sections):
-  network_weight_steps=T     weight steps per hyperparameter step (default {DEFAULTS['network_weight_steps']})
+  network_weight_steps=T     weight steps per hyperparameter step (default {DEFAULTS["network_weight_steps"]})
   hyperparameter_steps=H     hyperparameter steps; a run has T*H weight steps
-  lookback=i                 Neumann terms / unrolled steps (default {DEFAULTS['lookback']})
+  lookback=i                 Neumann terms / unrolled steps (default {DEFAULTS["lookback"]})
   validation_proportion=p    share of train+validation held out for validation
   batch_size=N | null        null = full batch
   model.batch_norm=true      BatchNorm MLP variant
@@ -27,7 +27,7 @@ TRAIN_EPILOG = f"""\
   grad_clip_norm=0.25 | null, baydin_lr=0.001, validation_in_train_mode=true,
   fail_on_unclipped_fixed_lr=true, reset_weights_after_hyperparameter_step=false
 
-Algorithms: {', '.join(ALGORITHMS)}
+Algorithms: {", ".join(ALGORITHMS)}
 Outputs: OUT.parquet (seed, step, tag, value, wall_time) and OUT.json (per-seed summary), written
 atomically; OUT may also be a folder (scalars.parquet, summary.json inside).
 """
@@ -54,12 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--algorithm", required=True, help="algorithm name (list below)")
     train.add_argument("--seeds", required=True, help="seeds to run: 0-19, 0,3,5 or 7")
     train.add_argument("--out", required=True, help="output path OUT.parquet (OUT.json beside it) or a folder")
-    train.add_argument("--data-dir", default="resources/data", help="folder holding <dataset>/{data,targets}.pt (default: %(default)s)")
+    train.add_argument(
+        "--data-dir", default="resources/data", help="folder holding <dataset>/{data,targets}.pt (default: %(default)s)"
+    )
     train.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
     train.add_argument("--tensorboard-dir", default=None, help="also write TensorBoard events to DIR/seed<k>/")
     train.add_argument("--experiment", default=None, help="experiment name recorded in the JSON")
-    train.add_argument("--init-weights", default=None, help="start from this model state dict (torch.save of model.state_dict())")
+    train.add_argument(
+        "--init-weights", default=None, help="start from this model state dict (torch.save of model.state_dict())"
+    )
     train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="configuration overrides (see below)")
+    train.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice; 1 is fastest for the small UCI models)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("algorithms", help="list the algorithms")
@@ -76,6 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .io_utils import OutputError
     from .runner import parse_seeds, train_chunk
 
+    if args.threads is not None:
+        if args.threads < 1:
+            print("error: --threads must be >= 1", file=sys.stderr)
+            return 2
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         seeds = parse_seeds(args.seeds)
         results = train_chunk(

@@ -102,8 +102,7 @@ def load_dataset_config(name_or_path: str | Path) -> dict[str, Any]:
         ids = package_dataset_ids()
         if text_name not in ids:
             raise ConfigError(
-                f"--dataset-config: unknown dataset '{text_name}'; allowed: {', '.join(ids)} "
-                "(or a path to a YAML file)"
+                f"--dataset-config: unknown dataset '{text_name}'; allowed: {', '.join(ids)} (or a path to a YAML file)"
             )
         source = f"onepass/configs/datasets/{text_name}.yaml"
         text = (resources.files("onepass") / "configs" / "datasets" / f"{text_name}.yaml").read_text()
@@ -128,7 +127,19 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as error:
         raise ConfigError(f"--set {key}: value '{raw}' is not valid YAML ({error})") from None
-    return key, value
+    return key, _yaml11_number(value)
+
+
+def _yaml11_number(value: Any) -> Any:
+    """YAML 1.1 reads ``1e3`` or ``1e-5`` (no dot) as text; users mean numbers."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        return [_yaml11_number(v) for v in value]
+    return value
 
 
 def set_dotted(config: dict[str, Any], key: str, value: Any) -> None:
@@ -186,7 +197,7 @@ def build_config(
     else:
         items = [parse_assignment(text) for text in overrides]
     for key, value in items:
-        set_dotted(config, key, value)
+        set_dotted(config, key, _yaml11_number(value))
     validate(config)
     return config
 
@@ -243,7 +254,9 @@ def validate(config: dict[str, Any]) -> None:
     _require(_is_number(hlr) and hlr > 0, "hyperparameter_optimiser.lr", f"must be positive, got {hlr!r}")
     _require(_is_number(config["baydin_lr"]) and config["baydin_lr"] > 0, "baydin_lr", "must be positive")
     clip = config["clipping"].get("lr")
-    _require(clip is None or _is_range(clip), "clipping.lr", f"must be [low, high] in log10 units or null, got {clip!r}")
+    _require(
+        clip is None or _is_range(clip), "clipping.lr", f"must be [low, high] in log10 units or null, got {clip!r}"
+    )
     for key, low_ok in (("lr", False), ("weight_decay", True), ("lr_multiplier", False)):
         value = config[key]
         if value is not None:
@@ -260,8 +273,7 @@ def validate(config: dict[str, Any]) -> None:
         _require(_is_range(init.get(key)), f"init.{key}", f"must be [low, high], got {init.get(key)!r}")
     mom_init = init.get("momentum")
     _require(
-        (_is_number(mom_init) and 0 <= mom_init < 1)
-        or (_is_range(mom_init) and 0 <= mom_init[0] and mom_init[1] <= 1),
+        (_is_number(mom_init) and 0 <= mom_init < 1) or (_is_range(mom_init) and 0 <= mom_init[0] and mom_init[1] <= 1),
         "init.momentum",
         f"must be [low, high] within [0, 1] or a fixed number in [0, 1), got {mom_init!r}",
     )

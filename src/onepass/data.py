@@ -169,7 +169,9 @@ def _prepare_language_model(
     else:
         train, validation = rows(trainval, 0, n_rows), None
     vocab = int(config["model"].get("vocab_size", int(tokens.max()) + 1))
-    return PreparedData(train, validation, rows(test, 0, test.shape[0] - 1), 0, vocab, 1.0, config["batch_size"], streams)
+    return PreparedData(
+        train, validation, rows(test, 0, test.shape[0] - 1), 0, vocab, 1.0, config["batch_size"], streams
+    )
 
 
 class BatchStream:
@@ -181,7 +183,9 @@ class BatchStream:
     carried hidden state, as the paper's loaders did at every epoch restart.
     """
 
-    def __init__(self, split: Split, batch_size: int | None, generator: torch.Generator | None, sequential: bool = False):
+    def __init__(
+        self, split: Split, batch_size: int | None, generator: torch.Generator | None, sequential: bool = False
+    ):
         self.split = split
         self.n = len(split)
         self.batch_size = self.n if batch_size is None or batch_size >= self.n else batch_size

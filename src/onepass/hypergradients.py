@@ -74,9 +74,7 @@ def neumann_hypergradient(
         term = [p - j for p, j in zip(term, jvp)]
         total = [s + p for s, p in zip(total, term)]
     grads = torch.autograd.grad(update, hyperparameters, grad_outputs=total, allow_unused=True)
-    return [
-        torch.zeros_like(h) if g is None else -g for g, h in zip(grads, hyperparameters)
-    ]
+    return [torch.zeros_like(h) if g is None else -g for g, h in zip(grads, hyperparameters)]
 
 
 def baydin_hypergradient(new_grads: Tensors, previous_grads: Tensors) -> torch.Tensor:

@@ -27,7 +27,6 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .hyperparameters import HYPERPARAMETER_NAMES, from_raw, to_raw
 from .hypergradients import (
     baydin_hypergradient,
     clip_grad_norm,
@@ -35,6 +34,7 @@ from .hypergradients import (
     scale_by_lr,
     sgd_direction,
 )
+from .hyperparameters import HYPERPARAMETER_NAMES, from_raw, to_raw
 
 LossClosure = Callable[[nn.Module], torch.Tensor]
 METHODS = (None, "neumann", "exact", "baydin")
@@ -131,9 +131,7 @@ class HyperSGD:
         for name in self.tune:
             value = to_raw(name, natural[name])
             if name == "lr" and per_parameter_lr:
-                self.raw[name] = [
-                    torch.full_like(p, value, requires_grad=True) for p in self.params
-                ]
+                self.raw[name] = [torch.full_like(p, value, requires_grad=True) for p in self.params]
             else:
                 self.raw[name] = torch.tensor(value, dtype=reference.dtype, device=reference.device, requires_grad=True)
         self.hyper_optimiser = (
@@ -230,7 +228,12 @@ class HyperSGD:
         if self.method == "neumann" and last:
             result = self._neumann_step(train_loss, val_loss)
         elif self.method == "exact" and self._tracked(k):
-            result = self._exact_step(train_loss, val_loss, first=k == self.update_interval - min(self.lookback, self.update_interval), last=last)
+            result = self._exact_step(
+                train_loss,
+                val_loss,
+                first=k == self.update_interval - min(self.lookback, self.update_interval),
+                last=last,
+            )
         elif self.method == "baydin":
             result = self._baydin_step(train_loss, val_loss)
         else:
@@ -347,7 +350,11 @@ class HyperSGD:
             value = self.raw[name]
             count = len(value) if isinstance(value, list) else 1
             chunk = flat[index : index + count]
-            out[name] = chunk[0].detach() if count == 1 and not isinstance(value, list) else torch.cat([c.reshape(-1) for c in chunk]).detach()
+            out[name] = (
+                chunk[0].detach()
+                if count == 1 and not isinstance(value, list)
+                else torch.cat([c.reshape(-1) for c in chunk]).detach()
+            )
             index += count
         return out
 
@@ -362,7 +369,10 @@ class HyperSGD:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit-identically (plain tensors and numbers only)."""
         return {
-            "raw": {k: ([t.detach().clone() for t in v] if isinstance(v, list) else v.detach().clone()) for k, v in self.raw.items()},
+            "raw": {
+                k: ([t.detach().clone() for t in v] if isinstance(v, list) else v.detach().clone())
+                for k, v in self.raw.items()
+            },
             "fixed": dict(self.fixed),
             "buffers": None if self.buffers is None else [b.clone() for b in self.buffers],
             "step_in_window": self.step_in_window,

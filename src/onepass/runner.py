@@ -102,12 +102,20 @@ def train_chunk(
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=total_steps, desc=f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}", unit="step", mininterval=2.0, file=sys.stderr)
+        bar = tqdm(
+            total=total_steps,
+            desc=f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}",
+            unit="step",
+            mininterval=2.0,
+            file=sys.stderr,
+        )
     results: list[RunResult] = []
     try:
         for seed in seeds:
             tb = Path(tensorboard_dir) / f"seed{seed}" if tensorboard_dir is not None else None
-            run = TrainingRun(config, algorithm, seed, data, torch_device, init_weights=init_weights, tensorboard_dir=tb)
+            run = TrainingRun(
+                config, algorithm, seed, data, torch_device, init_weights=init_weights, tensorboard_dir=tb
+            )
             result = run.run(progress=bar.update if bar is not None else None)
             if bar is not None and result.status != "ok":
                 bar.update(resolved["network_weight_steps"] * resolved["hyperparameter_steps"] - result.steps_completed)

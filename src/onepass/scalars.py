@@ -63,7 +63,6 @@ class ScalarLog:
         return pd.concat(frames, ignore_index=True) if frames else empty_frame()
 
 
-
 class TensorBoardSink:
     """Streams a :class:`ScalarLog` into TensorBoard event files while the run goes on.
 

@@ -90,7 +90,9 @@ class TrainingRun:
             try:
                 model.load_state_dict(state)
             except (RuntimeError, TypeError, AttributeError) as error:
-                raise ValueError(f"--init-weights {init_weights}: does not fit the {cfg['model']['type']} model ({error})") from None
+                raise ValueError(
+                    f"--init-weights {init_weights}: does not fit the {cfg['model']['type']} model ({error})"
+                ) from None
         self.model = model.to(device)
         self.model.train()
         # Toggling train/eval walks every submodule (costly at 4000 steps x 4 evaluations), and only
@@ -128,10 +130,14 @@ class TrainingRun:
         self.val_stream: BatchStream | None = None
         self.val_full = algorithm.full_batch_validation
         if algorithm.validation_from_training:
-            self.val_stream = BatchStream(data.train, bs, generator_for(seed, "data/validation", gen_device), sequential=seq)
+            self.val_stream = BatchStream(
+                data.train, bs, generator_for(seed, "data/validation", gen_device), sequential=seq
+            )
         elif data.validation is not None:
             val_bs = None if (self.val_full and not seq) else bs
-            self.val_stream = BatchStream(data.validation, val_bs, generator_for(seed, "data/validation", gen_device), sequential=seq)
+            self.val_stream = BatchStream(
+                data.validation, val_bs, generator_for(seed, "data/validation", gen_device), sequential=seq
+            )
         self.hidden: dict[str, Any] = {"train": None, "validation": None}
 
         self.log = ScalarLog()
@@ -333,7 +339,11 @@ class TrainingRun:
         return self.result(full_validation)
 
     def result(self, full_validation: float | None) -> RunResult:
-        final = self.log.last_finite() if self.status != "ok" else {t: v[-1] for t, v in self.log.values.items() if not t.startswith("Last_")}
+        final = (
+            self.log.last_finite()
+            if self.status != "ok"
+            else {t: v[-1] for t, v in self.log.values.items() if not t.startswith("Last_")}
+        )
         if self.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(self.device) / 2**20
         else:
