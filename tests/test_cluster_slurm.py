@@ -63,7 +63,9 @@ def write_overlay(folder: Path) -> Path:
     default_resources["slurm_partition"] = slurm_cluster.PARTITION
     overlay = {
         "default-resources": default_resources,
-        "slurm-no-account": True,  # no accounting database: nothing to guess an account from
+        # No account: the plugin tries to guess one with sacct, fails (no accounting database) and
+        # submits without, as on a real cluster without accounts. (`slurm-no-account` exists in
+        # plugin 2.8 but is not acted on.)
         "slurm-init-seconds-before-status-checks": 3,  # the default 40 s would dominate the runtime
         "slurm-keep-successful-logs": True,  # so a failing assertion can show them
     }
@@ -72,26 +74,49 @@ def write_overlay(folder: Path) -> Path:
     return folder
 
 
-def run_snakemake(workdir: Path, args: list[str], env: dict | None, timeout: float) -> str:
-    """Run snakemake in `workdir`; on failure, fail with its output (and the SLURM job logs)."""
-    proc = subprocess.run(
-        [str(SNAKEMAKE), *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+def start_snakemake(workdir: Path, args: list[str], env: dict | None) -> subprocess.Popen:
+    """Start snakemake in `workdir` (output to `workdir`/snakemake.out); see `finish_snakemake`."""
+    out = open(workdir / "snakemake.out", "w")  # the child keeps its own copy
+    proc = subprocess.Popen(
+        [str(SNAKEMAKE), *args], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
     )
-    out = proc.stdout + proc.stderr
+    out.close()
+    proc.args_for_report = args
+    return proc
+
+
+def finish_snakemake(proc: subprocess.Popen, workdir: Path, timeout: float) -> str:
+    """Wait for snakemake; on failure or timeout, fail with its output and the SLURM job logs."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # snakemake cancels its SLURM jobs on SIGTERM
+        proc.wait(timeout=30)
+    out = (workdir / "snakemake.out").read_text(errors="replace")
     if proc.returncode != 0:
         logs = "\n".join(
             f"--- {p.relative_to(workdir)}\n{p.read_text(errors='replace')[-2000:]}"
             for p in sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
         )
-        pytest.fail(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{out[-8000:]}\n{logs}")
+        pytest.fail(
+            f"snakemake {' '.join(proc.args_for_report)} failed ({proc.returncode}) in {workdir}:\n"
+            f"{out[-8000:]}\n{logs}"
+        )
     return out
 
 
-def run_through_profile(cluster, workdir: Path, extra: list[str], timeout: float = 240) -> str:
+def run_snakemake(workdir: Path, args: list[str], env: dict | None, timeout: float) -> str:
+    return finish_snakemake(start_snakemake(workdir, args, env), workdir, timeout)
+
+
+def profile_args(workdir: Path) -> list[str]:
+    """`--profile profiles/slurm --profile <overlay>`: the real profile, and the test's additions."""
     overlay = write_overlay(workdir.parent / f"{workdir.name}-overlay")
-    return run_snakemake(
-        workdir, ["--profile", str(PROFILE), "--profile", str(overlay), *extra], cluster.env, timeout
-    )
+    return ["--profile", str(PROFILE), "--profile", str(overlay)]
+
+
+def run_through_profile(cluster, workdir: Path, extra: list[str], timeout: float = 240) -> str:
+    return run_snakemake(workdir, [*profile_args(workdir), *extra], cluster.env, timeout)
 
 
 def scontrol_job(cluster, jobid: str) -> dict[str, str]:
@@ -327,8 +352,15 @@ def test_profile_runs_test_config_on_slurm(cluster, tmp_path):
     targets = plain_experiment_targets(local)
     config = ["--configfile", "config/test.yaml", "--config", f"data_mirror={mirror}", f"catalog={catalog}"]
 
-    run_snakemake(local, ["-c2", *config, "--", *targets], None, timeout=300)
-    output = run_through_profile(cluster, remote, [*config, "--", *targets], timeout=300)
+    # Both runs at once: the cluster run spends much of its time waiting between status checks.
+    local_run = start_snakemake(local, ["-c2", *config, "--", *targets], None)
+    try:
+        output = run_through_profile(cluster, remote, [*config, "--", *targets], timeout=300)
+    except BaseException:
+        local_run.kill()
+        local_run.wait()
+        raise
+    finish_snakemake(local_run, local, timeout=300)
 
     jobs = check_cluster_jobs(cluster, output, lambda rule, comment: rule == "train")
     n_train = sum(rule == "train" for rule, _ in jobs.values())
