@@ -235,7 +235,8 @@ def build_plan(cfg, catalog):
 
     Returns (plan, names): plan[sub_experiment] = {"dataset", "parent", "cell", "algorithms":
     {algorithm: {"chunks": {chunk: "a-b"}, "sets": str, "threads", "gpu", "mem_mb", "runtime"}}};
-    names[experiment] = its sub-experiment names (itself when it has no grid).
+    names[experiment] = its sub-experiment names (itself when it has no grid); a grid cell where
+    `grid_where` leaves no algorithm is not a sub-experiment.
     Overrides merge in this order: experiment overrides, algorithm_overrides[algorithm], the grid
     cell's values, then `grid_derived` values computed from the cell.
     """
@@ -249,7 +250,7 @@ def build_plan(cfg, catalog):
         entry = catalog[dataset]
         grid = experiment.get("grid") or {}
         cells = grid_cells(grid) if grid else [("", {})]
-        names[name] = [f"{name}{suffix}" for suffix, _ in cells]
+        names[name] = []
         common = flatten_overrides(experiment.get("overrides"))
         for suffix, cell in cells:
             derived = {
@@ -286,14 +287,19 @@ def build_plan(cfg, catalog):
                         math.ceil(entry["runtime_overhead"] + per_seed * min(chunk_size, n_seeds) * scale)
                     ),
                 }
+            if not algorithms:  # every algorithm filtered out by grid_where: no such cell
+                continue
+            names[name].append(f"{name}{suffix}")
             plan[f"{name}{suffix}"] = {"dataset": dataset, "parent": name, "cell": cell, "algorithms": algorithms}
     return plan, names
 
 
 def schema_error_message(error):
     """Turn Snakemake's wrapped jsonschema error into `config: <key path>: <message>`."""
-    cause = next((arg for arg in getattr(error, "args", ()) if hasattr(arg, "absolute_path")), None)
-    if cause is None:
+    # snakemake.utils.validate raises WorkflowError while handling jsonschema's ValidationError,
+    # which stays reachable as the implicit exception context.
+    cause = error.__cause__ or error.__context__
+    if not hasattr(cause, "absolute_path"):
         return f"config: {error}"
     path = ""
     for part in cause.absolute_path:

@@ -1,0 +1,133 @@
+"""Dry runs: the plan of every shipped config has the expected jobs, quickly, and lints clean.
+
+The expected job counts are computed here from the YAML with a deliberately plain
+re-implementation of the config semantics (grid product, `grid_where`, per-algorithm seeds and
+chunk sizes, catalog defaults), so a bug in rules/common.smk shows up as a count mismatch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import resource
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import job_counts, run_snakemake
+
+
+def _per_algorithm(value, algorithm):
+    if isinstance(value, dict):
+        return value.get(algorithm, value.get("default"))
+    return value
+
+
+def expected_counts(config_path: Path, repo_root: Path) -> dict[str, int]:
+    """Training and aggregation jobs the config should produce, derived from the YAML alone."""
+    config = yaml.safe_load(config_path.read_text())
+    catalog = yaml.safe_load((repo_root / config.get("catalog", "config/datasets.yaml")).read_text())
+    train = aggregate = 0
+    for experiment in config["experiments"].values():
+        if experiment.get("kind", "train") != "train" or not experiment.get("enabled", True):
+            continue
+        dataset_entry = {**catalog.get("defaults", {}), **catalog["datasets"][experiment["dataset"]]}
+        grid = experiment.get("grid") or {}
+        keys = list(grid)
+        for values in itertools.product(*grid.values()) if grid else [()]:
+            cell = dict(zip(keys, values, strict=True))
+            jobs = 0
+            for algorithm in experiment["algorithms"]:
+                where = (experiment.get("grid_where") or {}).get(algorithm)
+                if where and not eval(where, {}, dict(cell)):
+                    continue
+                seeds = _per_algorithm(experiment["seeds"], algorithm)
+                chunk = _per_algorithm(experiment.get("chunk_size", dataset_entry["chunk_size"]), algorithm)
+                jobs += math.ceil(seeds / chunk)
+            train += jobs
+            aggregate += 1 if jobs else 0
+    return {"train": train, "aggregate": aggregate, "figures": len(config.get("figures") or {}),
+            "tables": len(config.get("tables") or {})}
+
+
+@pytest.mark.parametrize(
+    ("config_name", "minimum_train"),
+    [("config/paper.yaml", 1000), ("config/config.yaml", 18), ("config/test.yaml", 7)],
+)
+def test_dry_run_job_counts(repo_root, snakemake_cmd, tmp_path, config_name, minimum_train):
+    """Every planned training and aggregation job is there, once, for the default target."""
+    config_path = repo_root / config_name
+    expected = expected_counts(config_path, repo_root)
+    assert expected["train"] >= minimum_train  # the config really is the grid we think it is
+    result = run_snakemake(
+        snakemake_cmd, ["-n", "--quiet", "rules", "--configfile", str(config_path)], cwd=tmp_path
+    )
+    counts = job_counts(result.stdout)
+    assert counts.get("train") == expected["train"], counts
+    assert counts.get("aggregate") == expected["aggregate"], counts
+    assert counts.get("all") == 1
+    # nothing may have run: a dry run writes no results
+    assert not (tmp_path / "results").exists()
+
+
+def test_paper_numbers(repo_root):
+    """The paper grid's size is what DESIGN.md section 6 describes (guards the expectation code)."""
+    expected = expected_counts(repo_root / "config/paper.yaml", repo_root)
+    # 8 UCI x 9 algorithms x 1 chunk + F-MNIST (and BatchNorm) 2 x 9 x 10 + PTB/CIFAR 2 x 9 x 50
+    # + long horizons 3 x 4 + 4 x 6 + 10 + 36 + validation proportions 3 x 2
+    # + ProofOfConcept 5 + 1 + Sensitivity 100 + 55 + 1
+    assert expected["train"] == 72 + 180 + 900 + 12 + 24 + 10 + 36 + 6 + 6 + 156
+    # 11 main + BatchNorm + 6 long-horizon (3 UCI, F-MNIST Standalone and Medium, UCI Full)
+    # + 3 validation proportions + ProofOfConcept + 100 cells
+    assert expected["aggregate"] == 11 + 1 + 6 + 3 + 1 + 100
+
+
+def test_paper_dry_run_is_fast(repo_root, snakemake_cmd, tmp_path):
+    """Planning the whole paper (about 1,500 jobs) takes seconds, not minutes (issue 4, item 6).
+
+    The limit (15 s) is checked on the CPU time of the Snakemake process, which equals its wall
+    time on an idle machine but, unlike wall time, does not grow when other tests or colleagues'
+    jobs share the two cores.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    run_snakemake(
+        snakemake_cmd, ["-n", "--quiet", "all", "--configfile", str(repo_root / "config/paper.yaml")],
+        cwd=tmp_path,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"paper dry run: {wall:.1f} s wall, {cpu:.1f} s CPU")
+    assert cpu < 15, f"dry run of config/paper.yaml took {cpu:.1f} s of CPU ({wall:.1f} s wall)"
+
+
+def test_grid_sub_experiments(repo_root, snakemake_cmd, tmp_path):
+    """Grid cells become `<exp>_T<T>_i<i>` sub-experiments; a cell with no algorithm left is dropped."""
+    result = run_snakemake(
+        snakemake_cmd,
+        ["-n", "--configfile", str(repo_root / "config/test.yaml"), "--", "scalars"],
+        cwd=tmp_path,
+    )
+    for cell in ("Sensitivity_T1_i1", "Sensitivity_T2_i1", "Sensitivity_T2_i2"):
+        assert f"results/scalars/{cell}.parquet" in result.stdout
+        assert f"results/runs/{cell}/DiffThroughOpt/seeds000-001.parquet" in result.stdout
+    assert "Sensitivity_T1_i2" not in result.stdout  # DiffThroughOpt needs lookback <= T
+    # the chunking of config/test.yaml: Random in two chunks, the others in one
+    assert "results/runs/uci_energy/Random/seeds002-002.parquet" in result.stdout
+    assert "results/runs/uci_energy/Ours_LR_Momentum/seeds000-002.parquet" in result.stdout
+
+
+def test_lint_of_pipeline_rules(repo_root, snakemake_cmd, tmp_path):
+    """`snakemake --lint` finds nothing in the Snakefile and the pipeline's rule files."""
+    result = run_snakemake(
+        snakemake_cmd, ["--lint", "--configfile", str(repo_root / "config/test.yaml")],
+        cwd=tmp_path, check=False,
+    )
+    output = result.stdout + result.stderr
+    for part in ("Snakefile", "rules/common.smk", "rules/train.smk", "rules/aggregate.smk",
+                 "rule train ", "rule aggregate ", "rule all ", "rule scalars "):
+        assert not any(
+            line.startswith("Lints for") and part in line for line in output.splitlines()
+        ), f"lints for {part}:\n{output}"
