@@ -316,3 +316,18 @@ def test_init_weights_warm_start(data_dir, tmp_path):
     for a, b in zip(warm.model.parameters(), donor.model.parameters()):
         assert torch.equal(a, b)
     assert warm.initial == run(data_dir, "Random", seed=0).initial  # hyperparameters still from seed 0
+
+
+def test_hypergradient_comparison_table(data_dir):
+    from onepass.hypergradients import comparison_table
+
+    table = comparison_table("uci_energy", [1, 4], [1, 2, 6], [0, 1], data_dir=data_dir)
+    assert set(zip(table["T"], table["i"])) == {(1, 1), (4, 1), (4, 2)}  # only cells with i <= T
+    assert len(table) == 3 * 2 * 3
+    one_term = table[table.i == 1]
+    # a one-term Neumann series *is* the exact derivative through one unrolled step
+    np.testing.assert_allclose(one_term.neumann, one_term.exact, rtol=1e-4, atol=1e-9)
+    first = table[(table["T"] == 1) & (table.hyperparameter == "momentum")]
+    assert (first.neumann == 0).all() and (first.exact == 0).all()  # no momentum on the very first step
+    two = table[(table.i == 2) & (table.hyperparameter == "lr")]
+    assert not np.allclose(two.neumann, two.exact, rtol=1e-3)  # an approximation beyond one step
