@@ -3,95 +3,40 @@
 # Config keys read here:
 #   sources      sources YAML (default: config/sources.yaml beside the Snakefile; a path given
 #                with --config sources=... is relative to the working directory)
-#   data_mirror  local folder laid out like the upstream sources (null: download from the URLs)
+#   data_mirror  local folder laid out like the upstream sources (null: download from the URLs);
+#                read by workflow/scripts/fetch_source.py, so switching it reruns nothing
 #   experiments  each experiment's `dataset` decides what `data` builds
 # Targets: `data` (every dataset the config's experiments use), resources/data/<id>/data.pt
-# (one dataset), resources/raw/<id>/<file> (one raw file).
+# (one dataset), resources/raw/<id>/<file> (one raw file). The logic lives in
+# onepass.datasets.plan (plain functions, unit-tested); the rules only wire it up.
 
 import os
-import re
 
-from onepass.datasets.sources import KIND_OUTPUTS, load_sources, source_document
+from onepass.datasets import plan as data_plan
+from onepass.datasets.sources import load_sources
 
 DATA_SOURCES_FILE = config.get("sources") or os.path.join(workflow.basedir, "config", "sources.yaml")
 DATA_SOURCES = load_sources(DATA_SOURCES_FILE)
-_DATA_MATCH_NOTHING = "(?!x)x"
 
 
-def _data_ids_pattern(*kinds):
-    ids = [d for d, s in DATA_SOURCES.items() if s.kind in kinds]
-    return "|".join(re.escape(d) for d in ids) or _DATA_MATCH_NOTHING
-
-
-def _data_raw_names_pattern():
-    names = sorted({f.raw for s in DATA_SOURCES.values() for f in s.files.values()})
-    return "|".join(re.escape(n) for n in names) or _DATA_MATCH_NOTHING
-
-
-def data_outputs(dataset):
-    """The preprocessed files of one dataset id (for other rules' inputs)."""
-    if dataset not in DATA_SOURCES:
-        raise ValueError(
-            f"unknown dataset {dataset!r}: not in {DATA_SOURCES_FILE} "
-            f"(known: {', '.join(DATA_SOURCES)})"
-        )
-    return [f"resources/data/{dataset}/{name}" for name in KIND_OUTPUTS[DATA_SOURCES[dataset].kind]]
-
-
-def data_experiment_datasets():
-    """Dataset ids used by config['experiments'] (each experiment's `dataset`), sorted."""
-    used = set()
-    for name, experiment in (config.get("experiments") or {}).items():
-        dataset = (experiment or {}).get("dataset")
-        if dataset is None:
-            raise ValueError(f"config: experiments.{name}.dataset is missing")
-        if dataset not in DATA_SOURCES:
-            raise ValueError(
-                f"config: experiments.{name}.dataset: {dataset!r} is not a dataset of "
-                f"{DATA_SOURCES_FILE} (known: {', '.join(DATA_SOURCES)})"
-            )
-        used.add(dataset)
-    return sorted(used)
-
-
-def _data_raw_entry(wildcards):
-    source = DATA_SOURCES[wildcards.dataset]
-    for key, raw in source.files.items():
-        if raw.raw == wildcards.filename:
-            return {"dataset": source.id, "key": key, "sources": DATA_SOURCES_FILE,
-                    **source_document(source)["files"][key]}
-    raise ValueError(
-        f"{DATA_SOURCES_FILE}: dataset {wildcards.dataset} has no raw file {wildcards.filename!r} "
-        f"(its files: {', '.join(f.raw for f in source.files.values())})"
-    )
-
-
-def _data_raw_inputs(wildcards):
-    source = DATA_SOURCES[wildcards.dataset]
-    return {key: f"resources/raw/{source.id}/{raw.raw}" for key, raw in source.files.items()}
-
-
-def _data_source_param(wildcards):
-    return {"dataset": wildcards.dataset, "sources": DATA_SOURCES_FILE,
-            **source_document(DATA_SOURCES[wildcards.dataset])}
-
-
-localrules: data, fetch_raw
+localrules:
+    data,
+    fetch_raw,
 
 
 rule data:
     input:
-        lambda wildcards: [path for d in data_experiment_datasets() for path in data_outputs(d)],
+        lambda wc: data_plan.data_targets(DATA_SOURCES, config.get("experiments"), DATA_SOURCES_FILE),
 
 
 rule fetch_raw:
     output:
         "resources/raw/{dataset}/{filename}",
     wildcard_constraints:
-        dataset=_data_ids_pattern(*KIND_OUTPUTS),
-        filename=_data_raw_names_pattern(),
+        dataset=data_plan.ids_pattern(DATA_SOURCES),
+        filename=data_plan.raw_names_pattern(DATA_SOURCES),
     params:
-        source=_data_raw_entry,
+        source=lambda wc: data_plan.raw_file_params(DATA_SOURCES, wc.dataset, wc.filename, DATA_SOURCES_FILE),
     log:
         "logs/data/fetch_raw/{dataset}/{filename}.log",
     benchmark:
@@ -102,14 +47,14 @@ rule fetch_raw:
 
 rule preprocess_uci:
     input:
-        unpack(_data_raw_inputs),
+        unpack(lambda wc: data_plan.raw_inputs(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE)),
     output:
         data="resources/data/{dataset}/data.pt",
         targets="resources/data/{dataset}/targets.pt",
     wildcard_constraints:
-        dataset=_data_ids_pattern("uci"),
+        dataset=data_plan.ids_pattern(DATA_SOURCES, "uci"),
     params:
-        source=_data_source_param,
+        source=lambda wc: data_plan.dataset_params(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
     log:
         "logs/data/preprocess/{dataset}.log",
     benchmark:
@@ -122,14 +67,14 @@ rule preprocess_uci:
 
 rule preprocess_images:
     input:
-        unpack(_data_raw_inputs),
+        unpack(lambda wc: data_plan.raw_inputs(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE)),
     output:
         data="resources/data/{dataset}/data.pt",
         targets="resources/data/{dataset}/targets.pt",
     wildcard_constraints:
-        dataset=_data_ids_pattern("fashion_mnist", "cifar10"),
+        dataset=data_plan.ids_pattern(DATA_SOURCES, "fashion_mnist", "cifar10"),
     params:
-        source=_data_source_param,
+        source=lambda wc: data_plan.dataset_params(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
     log:
         "logs/data/preprocess/{dataset}.log",
     benchmark:
@@ -142,15 +87,15 @@ rule preprocess_images:
 
 rule preprocess_text:
     input:
-        unpack(_data_raw_inputs),
+        unpack(lambda wc: data_plan.raw_inputs(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE)),
     output:
         data="resources/data/{dataset}/data.pt",
         targets="resources/data/{dataset}/targets.pt",
         vocab="resources/data/{dataset}/vocab.txt",
     wildcard_constraints:
-        dataset=_data_ids_pattern("penn_treebank"),
+        dataset=data_plan.ids_pattern(DATA_SOURCES, "penn_treebank"),
     params:
-        source=_data_source_param,
+        source=lambda wc: data_plan.dataset_params(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
     log:
         "logs/data/preprocess/{dataset}.log",
     benchmark:
