@@ -15,7 +15,11 @@ import os
 from onepass.datasets import plan as data_plan
 from onepass.datasets.sources import load_sources
 
-DATA_SOURCES_FILE = config.get("sources") or os.path.join(workflow.basedir, "config", "sources.yaml")
+# Relative to the working directory: the path is part of the jobs' params (for error messages), so an
+# absolute one would rerun every data job when the checkout moves.
+DATA_SOURCES_FILE = config.get("sources") or os.path.relpath(
+    os.path.join(workflow.basedir, "config", "sources.yaml")
+)
 DATA_SOURCES = load_sources(DATA_SOURCES_FILE)
 
 
