@@ -138,9 +138,7 @@ def test_envelope_sidecar(built):
     lg = long(built, "uci_energy")
     for alg in ["Random", "Baydin"]:
         ok_seeds = set(f[(f["algorithm"] == alg) & (f["status"] == "ok")]["seed"])
-        sub = lg[
-            (lg["algorithm"] == alg) & (lg["tag"] == "Unnormalised_Loss/Test") & lg["seed"].isin(ok_seeds)
-        ]
+        sub = lg[(lg["algorithm"] == alg) & (lg["tag"] == "Unnormalised_Loss/Test") & lg["seed"].isin(ok_seeds)]
         got = side[side["algorithm"] == alg]
         for step, med in zip(got["step"], got["median"], strict=True):
             vals = [v for v in sub.loc[sub["step"] == step, "value"] if math.isfinite(v)]
@@ -165,9 +163,7 @@ def test_hpo_curves_end_at_the_median_best_and_include_bayesopt(built):
     assert "BayesOpt" in set(side["algorithm"]) and "Random_Validation" not in set(side["algorithm"])
     for alg in ["Random", "Baydin"]:
         sub = lg[(lg["algorithm"] == alg) & (lg["tag"] == "Unnormalised_Loss/Test")]
-        bests = [
-            min((v if math.isfinite(v) else math.inf) for v in g["value"]) for _, g in sub.groupby("seed")
-        ]
+        bests = [min((v if math.isfinite(v) else math.inf) for v in g["value"]) for _, g in sub.groupby("seed")]
         got = side[side["algorithm"] == alg].sort_values("time_s")
         assert got["median"].iloc[-1] == pytest.approx(loop_median(bests))
         assert list(got["median"]) == sorted(got["median"], reverse=True)  # best-so-far never rises
@@ -195,9 +191,7 @@ def test_lr_sidecar(built):
     lg = long(built, "uci_energy")
     assert (side["seed"] == 0).all()
     for alg in ["Random", "Ours_HDLR_Momentum"]:
-        ref = lg[
-            (lg["algorithm"] == alg) & (lg["seed"] == 0) & (lg["tag"] == "Hyperparameter/Lr")
-        ].sort_values("step")
+        ref = lg[(lg["algorithm"] == alg) & (lg["seed"] == 0) & (lg["tag"] == "Hyperparameter/Lr")].sort_values("step")
         got = side[side["algorithm"] == alg].sort_values("step")
         assert list(got["lr"]) == pytest.approx(list(ref["value"]))
     hd = side[side["algorithm"] == "Ours_HDLR_Momentum"]
@@ -216,9 +210,7 @@ def test_sensitivity_sidecars(built):
                     continue
                 f = final(built, f"Sensitivity_T{T}_i{i}")
                 rows = f[(f["algorithm"] == alg) & (f["status"] == "ok")]
-                assert got["value"].iloc[0] == pytest.approx(
-                    1000 * loop_median(list(rows["Unnormalised_Loss/Test"]))
-                )
+                assert got["value"].iloc[0] == pytest.approx(1000 * loop_median(list(rows["Unnormalised_Loss/Test"])))
         ref = side[side["role"] == "reference"].iloc[0]
         rf = final(built, "Sensitivity_Random")
         assert ref["value"] == pytest.approx(1000 * loop_median(list(rf["Unnormalised_Loss/Test"])))
@@ -257,9 +249,7 @@ def test_proof_of_concept_sidecar(built):
     assert tr["seed"].nunique() == 12  # fewer than 20 eligible: all of them
     s0 = tr[tr["seed"] == tr["seed"].min()].sort_values("step")
     ref = lg[
-        (lg["algorithm"] == "Ours_LR")
-        & (lg["seed"] == s0["seed"].iloc[0])
-        & (lg["tag"] == "Hyperparameter/Lr")
+        (lg["algorithm"] == "Ours_LR") & (lg["seed"] == s0["seed"].iloc[0]) & (lg["tag"] == "Hyperparameter/Lr")
     ].sort_values("step")
     assert list(s0["lr"]) == pytest.approx(list(ref["value"]))
 

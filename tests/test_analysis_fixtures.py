@@ -89,9 +89,7 @@ def _final_from_long(
             "algorithm": alg,
             "seed": int(seed),
             "status": status.get((alg, int(seed)), "ok"),
-            "diverged_at_step": int(g["step"].max())
-            if status.get((alg, int(seed))) == "diverged"
-            else np.nan,
+            "diverged_at_step": int(g["step"].max()) if status.get((alg, int(seed))) == "diverged" else np.nan,
             "steps_completed": int(g["step"].max()),
             "train_seconds": float(g["wall_time"].max() - g["wall_time"].min()) * rng.uniform(0.8, 0.95),
             "wall_seconds": float(g["wall_time"].max() - g["wall_time"].min()),
@@ -157,18 +155,14 @@ def write_experiment(
     out = directory / "results" / "scalars"
     out.mkdir(parents=True, exist_ok=True)
     final = _final_from_long(long, experiment, status, rng)
-    long = long[["algorithm", "seed", "step", "tag", "value", "wall_time"]].astype(
-        {"seed": "int32", "step": "int32"}
-    )
+    long = long[["algorithm", "seed", "step", "tag", "value", "wall_time"]].astype({"seed": "int32", "step": "int32"})
     pq, csv = out / f"{experiment}.parquet", out / f"{experiment}_final.csv"
     long.to_parquet(pq, index=False)
     final.to_csv(csv, index=False)
     return pq, csv
 
 
-def write_bayesopt(
-    directory: Path, experiment: str, n_reps: int = 3, n_trials: int = 4, steps: int = 10
-) -> None:
+def write_bayesopt(directory: Path, experiment: str, n_reps: int = 3, n_trials: int = 4, steps: int = 10) -> None:
     """BayesOpt-like aggregate: a ``trial`` column; each repetition = trials concatenated in time."""
     rng = np.random.default_rng(7)
     rows, finals = [], []

@@ -47,9 +47,7 @@ def independent_3batched(final: pd.DataFrame, seed: int = 0) -> list[dict]:
 
 
 def test_average_results_recomputed(root):
-    stats, tex = run(
-        root, "AverageResults_UCI", "AverageResults", {"experiments": ["uci_energy", "uci_kin8nm"]}
-    )
+    stats, tex = run(root, "AverageResults_UCI", "AverageResults", {"experiments": ["uci_energy", "uci_kin8nm"]})
     for exp, scale in [("uci_energy", 1.0), ("uci_kin8nm", 1000.0)]:
         f = pd.read_csv(root / f"results/scalars/{exp}_final.csv")
         block = stats[stats["block"] == exp].set_index("algorithm")
@@ -67,15 +65,11 @@ def test_average_results_recomputed(root):
             got = block.loc[alg]
             assert got["n_runs"] == n_runs and got["n_diverged"] == n_runs - len(ok)
             assert got["mean"] == pytest.approx(mean) and got["median"] == pytest.approx(median)
-            assert got["mean_err"] == pytest.approx(mean_err) and got["median_err"] == pytest.approx(
-                median_err
-            )
+            assert got["mean_err"] == pytest.approx(mean_err) and got["median_err"] == pytest.approx(median_err)
             assert got["best"] == pytest.approx(min(r["best:Unnormalised_Loss/Test"] for r in ok) * scale)
         # bold: within one error of the column's best (mean), or equal to the column minimum (best)
         k = block["mean"].idxmin()
-        assert list(block["mean_bold"]) == list(
-            block["mean"] <= block.loc[k, "mean"] + block.loc[k, "mean_err"]
-        )
+        assert list(block["mean_bold"]) == list(block["mean"] <= block.loc[k, "mean"] + block.loc[k, "mean_err"])
         assert list(block["best_bold"]) == list(block["best"] == block["best"].min())
     assert "Random_Validation" not in set(stats["algorithm"])
     assert r"\textbf{" in tex and "Random (3-batched)" in tex and r"Ours (WD+LR+M)" in tex
@@ -120,9 +114,7 @@ def test_merge_and_best_so_far_without_bold(root):
     assert got["n_runs"] == 3 and got["median"] == pytest.approx(float(np.median(per_rep)))
     f = pd.read_csv(root / "results/scalars/uci_energy_final.csv")
     r = f[f["algorithm"] == "Random"]
-    assert stats.set_index("algorithm").loc["Random", "mean"] == pytest.approx(
-        r["best:Unnormalised_Loss/Test"].mean()
-    )
+    assert stats.set_index("algorithm").loc["Random", "mean"] == pytest.approx(r["best:Unnormalised_Loss/Test"].mean())
 
 
 def test_table_errors_name_the_key(root):

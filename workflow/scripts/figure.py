@@ -13,9 +13,7 @@ log_path = snakemake.log[0] if snakemake.log else None
 logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(message)s")
 try:
     inputs = {
-        key: list(snakemake.input[key])
-        if not isinstance(snakemake.input[key], str)
-        else [snakemake.input[key]]
+        key: list(snakemake.input[key]) if not isinstance(snakemake.input[key], str) else [snakemake.input[key]]
         for key in snakemake.input.keys()
     }
     stats = build_figure(

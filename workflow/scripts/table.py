@@ -9,9 +9,7 @@ log_path = snakemake.log[0] if snakemake.log else None
 logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(message)s")
 try:
     inputs = {
-        key: list(snakemake.input[key])
-        if not isinstance(snakemake.input[key], str)
-        else [snakemake.input[key]]
+        key: list(snakemake.input[key]) if not isinstance(snakemake.input[key], str) else [snakemake.input[key]]
         for key in snakemake.input.keys()
     }
     stats = build_table(
@@ -22,6 +20,7 @@ try:
         snakemake.output.tex,
         snakemake.output.csv,
         experiments_config=dict(snakemake.params.experiments_config),
+        skip=list(snakemake.params.skip),
     )
     logging.info("wrote %s (%d rows)", snakemake.output.tex, len(stats))
 except Exception as error:

@@ -11,10 +11,7 @@ from typing import Any
 
 from .metrics import default_metric, infer_dataset, metric_label
 
-_BAND = (
-    "the band is the 2.5-97.5 percentile range of that median over 1000 seeded bootstrap "
-    "resamples of the runs"
-)
+_BAND = "the band is the 2.5-97.5 percentile range of that median over 1000 seeded bootstrap resamples of the runs"
 
 FIGURE_TEXT: dict[str, str] = {
     "CDF": "Empirical CDF of the final {metric} over all runs of each algorithm ({experiments}). Diverged "
@@ -77,14 +74,10 @@ def _metric_text(options: Mapping[str, Any], experiments_config: Mapping[str, An
         return "test metric"
 
 
-def figure_caption(
-    name: str, options: Mapping[str, Any], experiments_config: Mapping[str, Any] | None = None
-) -> str:
+def figure_caption(name: str, options: Mapping[str, Any], experiments_config: Mapping[str, Any] | None = None) -> str:
     kind = str(options.get("kind", ""))
     text = FIGURE_TEXT.get(kind, "{name}")
-    hp = options.get("hyperparameter") or (
-        "weight decay" if name.endswith("Weight_Decay") else "learning rate"
-    )
+    hp = options.get("hyperparameter") or ("weight decay" if name.endswith("Weight_Decay") else "learning rate")
     fields = {
         "name": name,
         "metric": _metric_text(options, experiments_config),
@@ -97,9 +90,7 @@ def figure_caption(
     return f"**{name}.** " + text.format(**fields) + " Every plotted statistic is in the CSV sidecar."
 
 
-def table_caption(
-    name: str, options: Mapping[str, Any], experiments_config: Mapping[str, Any] | None = None
-) -> str:
+def table_caption(name: str, options: Mapping[str, Any], experiments_config: Mapping[str, Any] | None = None) -> str:
     kind = str(options.get("kind", ""))
     text = TABLE_TEXT.get(kind, "{name}")
     fields = {
@@ -108,7 +99,5 @@ def table_caption(
         "name": name,
     }
     if options.get("value") == "best_so_far":
-        text += (
-            " Values are each run's best test value over all steps (an oracle selection, as in the paper)."
-        )
+        text += " Values are each run's best test value over all steps (an oracle selection, as in the paper)."
     return f"**{name}.** " + text.format(**fields)

@@ -534,24 +534,18 @@ def sensitivity_figure(
         )
     if shared_scale is None:
         shared_scale = [a for a in grid_cells["algorithm"].unique() if a != reference_algorithm]
-    scale_vals = grid_cells[
-        grid_cells["algorithm"].isin(list(shared_scale)) | (grid_cells["algorithm"] == algorithm)
-    ]
+    scale_vals = grid_cells[grid_cells["algorithm"].isin(list(shared_scale)) | (grid_cells["algorithm"] == algorithm)]
     ref = cells_df[cells_df["algorithm"] == reference_algorithm]
     ref_row = None
     if len(ref):
         nongrid = ref[ref["T"].isna()]
         if len(nongrid):
             ref_row = nongrid.iloc[0]
-        elif reference_cell is not None and len(
-            ref[(ref["T"] == reference_cell[0]) & (ref["i"] == reference_cell[1])]
-        ):
+        elif reference_cell is not None and len(ref[(ref["T"] == reference_cell[0]) & (ref["i"] == reference_cell[1])]):
             ref_row = ref[(ref["T"] == reference_cell[0]) & (ref["i"] == reference_cell[1])].iloc[0]
         else:
             ref_row = ref.sort_values(["T", "i"]).iloc[-1]
-    vmax = np.nanmax(
-        np.r_[scale_vals["value"].to_numpy(float), [ref_row["value"]] if ref_row is not None else []]
-    )
+    vmax = np.nanmax(np.r_[scale_vals["value"].to_numpy(float), [ref_row["value"]] if ref_row is not None else []])
     norm = Normalize(0.0, vmax if np.isfinite(vmax) and vmax > 0 else 1.0)
     Ts = np.arange(1, int(mine["T"].max()) + 1)
     Is = np.arange(1, int(mine["i"].max()) + 1)
@@ -757,24 +751,16 @@ def proof_of_concept_figure(
         if col not in bg.columns:
             raise KeyError(f"ProofOfConcept: final table lacks {col!r}")
     y = pd.to_numeric(bg[metric], errors="coerce").to_numpy(float)
-    y = np.where(
-        np.isfinite(y) & (bg["status"].to_numpy() != "diverged"), np.minimum(y, nan_value), nan_value
-    )
-    X = np.column_stack(
-        [np.log10(bg["init_lr"].to_numpy(float)), np.log10(bg["init_weight_decay"].to_numpy(float))]
-    )
-    gp = GaussianProcessRegressor(
-        RBF(length_scale=[1.0, 1.0]) + WhiteKernel(), normalize_y=True, random_state=seed
-    )
+    y = np.where(np.isfinite(y) & (bg["status"].to_numpy() != "diverged"), np.minimum(y, nan_value), nan_value)
+    X = np.column_stack([np.log10(bg["init_lr"].to_numpy(float)), np.log10(bg["init_weight_decay"].to_numpy(float))])
+    gp = GaussianProcessRegressor(RBF(length_scale=[1.0, 1.0]) + WhiteKernel(), normalize_y=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence warnings on tiny fixtures
         gp.fit(X, np.log10(y))
     gl = np.linspace(lr_range[0], lr_range[1], grid_size)
     gw = np.linspace(wd_range[0], wd_range[1], grid_size)
     LL, WW = np.meshgrid(gl, gw)
-    pred = np.minimum(10.0 ** gp.predict(np.column_stack([LL.ravel(), WW.ravel()])), nan_value).reshape(
-        LL.shape
-    )
+    pred = np.minimum(10.0 ** gp.predict(np.column_stack([LL.ravel(), WW.ravel()])), nan_value).reshape(LL.shape)
 
     fig, ax = plt.subplots(figsize=style.SQUARE)
     norm = LogNorm(vmin=max(pred.min(), 1e-12), vmax=nan_value)
@@ -929,9 +915,7 @@ def build_figure(
     def load_final() -> pd.DataFrame:
         f = read_finals(finals)
         if algorithms:
-            f = f[
-                f["algorithm"].isin(list(algorithms) + [THREE_BATCHED_SOURCE] * (THREE_BATCHED in algorithms))
-            ]
+            f = f[f["algorithm"].isin(list(algorithms) + [THREE_BATCHED_SOURCE] * (THREE_BATCHED in algorithms))]
         if _opt(options, "three_batched", True):
             f = with_random_3batched(f, int(_opt(options, "three_batched_seed", DEFAULT_SEED)))
         if algorithms:
@@ -1036,11 +1020,7 @@ def build_figure(
             raise ValueError(f"figure {name!r}: no hypergradient comparison CSV given")
         table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
         hp = options.get("hyperparameter") or (
-            "weight_decay"
-            if name.endswith("Weight_Decay")
-            else "momentum"
-            if name.endswith("Momentum")
-            else "lr"
+            "weight_decay" if name.endswith("Weight_Decay") else "momentum" if name.endswith("Momentum") else "lr"
         )
         fig, stats = hypergradients_figure(table, str(hp))
     else:  # ProofOfConcept

@@ -48,6 +48,8 @@ def bootstrap_statistics(
     means = samples.mean(axis=1)
     medians = np.median(samples, axis=1)
     ddof = 1 if n_resamples > 1 else 0
+    if np.ptp(x) == 0:  # one run, or identical values: no spread (avoid round-off "errors" of 1e-15)
+        return {"n": n, "mean": float(x[0]), "mean_err": 0.0, "median": float(x[0]), "median_err": 0.0}
     return {
         "n": n,
         "mean": float(x.mean()),
@@ -60,13 +62,9 @@ def bootstrap_statistics(
 def diverged_mask(final: pd.DataFrame, metric: str, threshold: float = np.inf) -> np.ndarray:
     """True for runs that diverged: status ``diverged``, non-finite final metric, or above threshold."""
     if metric not in final.columns:
-        raise KeyError(
-            f"metric column {metric!r} not in the final-value table (columns: {list(final.columns)})"
-        )
+        raise KeyError(f"metric column {metric!r} not in the final-value table (columns: {list(final.columns)})")
     value = pd.to_numeric(final[metric], errors="coerce").to_numpy(dtype=float)
-    status = (
-        final["status"].astype(str).to_numpy() if "status" in final.columns else np.full(len(final), "ok")
-    )
+    status = final["status"].astype(str).to_numpy() if "status" in final.columns else np.full(len(final), "ok")
     with np.errstate(invalid="ignore"):
         return (status == "diverged") | ~np.isfinite(value) | (value > threshold)
 
@@ -114,9 +112,7 @@ def random_3batched(runs: pd.DataFrame, seed: int = DEFAULT_SEED) -> pd.DataFram
         else:
             row = runs.loc[members[0]].copy()
             for col in runs.columns:
-                if col not in ("experiment", "algorithm", "seed") and pd.api.types.is_numeric_dtype(
-                    runs[col]
-                ):
+                if col not in ("experiment", "algorithm", "seed") and pd.api.types.is_numeric_dtype(runs[col]):
                     row[col] = np.nan
             row["status"] = "diverged"
             row["source_seed"] = np.nan
@@ -126,9 +122,7 @@ def random_3batched(runs: pd.DataFrame, seed: int = DEFAULT_SEED) -> pd.DataFram
     return pd.DataFrame(rows).reset_index(drop=True)
 
 
-def with_random_3batched(
-    final: pd.DataFrame, seed: int = DEFAULT_SEED, keep_source: bool = False
-) -> pd.DataFrame:
+def with_random_3batched(final: pd.DataFrame, seed: int = DEFAULT_SEED, keep_source: bool = False) -> pd.DataFrame:
     """Append Random (3-batched) rows when Random_Validation runs exist; drop those unless asked."""
     source = final[final["algorithm"] == THREE_BATCHED_SOURCE]
     if source.empty:

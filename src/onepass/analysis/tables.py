@@ -95,9 +95,7 @@ def bold_flags(values: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- statistics
-def table_blocks(
-    experiments: Sequence[Any], merge: Mapping[str, Sequence[str]] | None = None
-) -> list[list[str]]:
+def table_blocks(experiments: Sequence[Any], merge: Mapping[str, Sequence[str]] | None = None) -> list[list[str]]:
     """Column blocks of a table: each listed experiment, with ``merge[exp]`` rows joined into it.
 
     ``merge: {uci_energy: [uci_energy_LongDiffThroughOpt_Full]}`` puts the Full DTO row into the
@@ -137,14 +135,8 @@ def _best_per_run(final: pd.DataFrame, scalars: pd.DataFrame | None, metric: str
         acc = scalars[scalars["tag"] == "Accuracy/Test"]
         best_acc = acc.groupby(["algorithm", "seed"])["value"].max()
         out = []
-        for alg, s, src in zip(
-            final["algorithm"], final["seed"], final.get("source_seed", final["seed"]), strict=True
-        ):
-            key = (
-                (THREE_BATCHED_SOURCE, int(src))
-                if alg == THREE_BATCHED and np.isfinite(src)
-                else (alg, int(s))
-            )
+        for alg, s, src in zip(final["algorithm"], final["seed"], final.get("source_seed", final["seed"]), strict=True):
+            key = (THREE_BATCHED_SOURCE, int(src)) if alg == THREE_BATCHED and np.isfinite(src) else (alg, int(s))
             out.append(1.0 - best_acc.get(key, np.nan))
         return np.asarray(out, dtype=float)
     col = f"best:{metric}"
@@ -174,9 +166,7 @@ def block_statistics(
     if value not in ("final", "best_so_far"):
         raise ValueError(f"table option 'value' must be 'final' or 'best_so_far', not {value!r}")
     if metric not in final.columns:
-        raise KeyError(
-            f"metric {metric!r} not in the final-value table of {sorted(final['experiment'].unique())}"
-        )
+        raise KeyError(f"metric {metric!r} not in the final-value table of {sorted(final['experiment'].unique())}")
     loss_metric = default_metric(dataset) if metric == ERROR_METRIC else metric
     threshold = divergence_threshold(dataset, loss_metric)
     names = style.order(final["algorithm"])
@@ -189,11 +179,7 @@ def block_statistics(
         if loss_metric in sub.columns:
             div |= diverged_mask(sub, loss_metric, threshold)
         per_run_best = _best_per_run(sub, scalars, metric)
-        vals = (
-            per_run_best
-            if value == "best_so_far"
-            else pd.to_numeric(sub[metric], errors="coerce").to_numpy(float)
-        )
+        vals = per_run_best if value == "best_so_far" else pd.to_numeric(sub[metric], errors="coerce").to_numpy(float)
         vals = vals[~div]
         div_count = int(div.sum()) + int(np.sum(~np.isfinite(vals)))
         vals = vals[np.isfinite(vals)] * scale
@@ -238,9 +224,7 @@ def render_latex(stats: pd.DataFrame, name: str, note: str) -> str:
         r"\toprule",
         " & ".join([""] + [rf"\multicolumn{{5}}{{c}}{{{_tex_escape(headers[b])}}}" for b in blocks]) + r" \\",
         " ".join(rf"\cmidrule(lr){{{2 + 5 * k}-{6 + 5 * k}}}" for k in range(len(blocks))),
-        " & ".join(
-            ["Algorithm"] + [r"\multicolumn{2}{c}{Mean} & \multicolumn{2}{c}{Median} & Best"] * len(blocks)
-        )
+        " & ".join(["Algorithm"] + [r"\multicolumn{2}{c}{Mean} & \multicolumn{2}{c}{Median} & Best"] * len(blocks))
         + r" \\",
         r"\midrule",
     ]
@@ -287,6 +271,58 @@ def divergence_note(stats: pd.DataFrame) -> str:
     return note
 
 
+def _one_block(
+    kind: str,
+    options: Mapping[str, Any],
+    key: str,
+    block: Sequence[str],
+    final: pd.DataFrame,
+    dataset: str,
+    metric: str,
+    several_metrics: bool,
+    scal_by_exp: Mapping[str, str],
+    n_resamples: int,
+    seed: int,
+    algorithms: Sequence[str] | None,
+) -> pd.DataFrame:
+    """Statistics, header and bold flags of one column block (one experiment group, one metric)."""
+    scale = float(_per_block(options.get("scale"), key, None) or default_scale(key))
+    if metric == ERROR_METRIC:
+        scale = float(_per_block(options.get("scale"), key, None) or 1.0)
+    scalars = None
+    if metric == ERROR_METRIC and all(e in scal_by_exp for e in block):
+        scalars = read_scalars_many([scal_by_exp[e] for e in block], tags=["Accuracy/Test"])
+    block_id = f"{key}:{metric}" if several_metrics else key
+    header = _per_block(options.get("headers"), block_id, None) or _per_block(options.get("headers"), key, None)
+    if header is None:
+        header = pretty_experiment(key, dataset)
+        if kind == "AverageErrors" or several_metrics:
+            header += f" {METRIC_SHORT.get(metric, metric)}"
+        if scale != 1:
+            header += f" (×{scale:g})"
+    stats = block_statistics(
+        final,
+        metric,
+        dataset,
+        scale,
+        str(options.get("value", "final") or "final"),
+        scalars,
+        n_resamples,
+        seed,
+        algorithms,
+    )
+    stats.insert(0, "block", block_id)
+    stats.insert(1, "experiments", "+".join(block))
+    stats.insert(2, "header", header)
+    stats.insert(3, "metric", metric)
+    stats.insert(4, "scale", scale)
+    bold = bool(options.get("bold", True))
+    stats["mean_bold"] = bold_flags(stats["mean"].to_numpy(float), stats["mean_err"].to_numpy(float)) & bold
+    stats["median_bold"] = bold_flags(stats["median"].to_numpy(float), stats["median_err"].to_numpy(float)) & bold
+    stats["best_bold"] = bold_flags(stats["best"].to_numpy(float), None) & bold
+    return stats
+
+
 def build_table(
     kind: str,
     name: str,
@@ -295,13 +331,17 @@ def build_table(
     tex_path: str | os.PathLike[str],
     csv_path: str | os.PathLike[str],
     experiments_config: Mapping[str, Any] | None = None,
+    skip: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Build one configured table; write ``<Name>.tex`` and the ``<Name>.csv`` statistics atomically.
 
     Options: ``experiments`` (list), ``merge`` (rows of other experiments joined into a block, see
     :func:`table_blocks`), ``metric``, ``scale``, ``headers`` (each a value or a mapping keyed by the block's
     first experiment), ``bold`` (default true), ``algorithms`` (filter + order), ``value``
-    (``final`` | ``best_so_far``), ``three_batched`` (default true), ``seed``, ``n_resamples``.
+    (``final`` | ``best_so_far``), ``three_batched`` (default true), ``seed``, ``n_resamples``,
+    ``metrics`` (a list: one block per metric and experiment group, e.g. CE and error).
+    ``skip`` names experiments left out because their results do not exist yet (black-box
+    baselines); the table note says so.
     """
     if kind not in TABLE_KINDS:
         raise ValueError(f"table {name!r}: unknown kind {kind!r} (known: {', '.join(TABLE_KINDS)})")
@@ -313,7 +353,13 @@ def build_table(
     n_resamples = int(options.get("n_resamples", N_RESAMPLES) or N_RESAMPLES)
     algorithms = options.get("algorithms")
     frames = []
-    for block in table_blocks(options["experiments"], options.get("merge")):
+    skip = set(skip or [])
+    blocks = [[e for e in b if e not in skip] for b in table_blocks(options["experiments"], options.get("merge"))]
+    blocks = [b for b in blocks if b]
+    if not blocks:
+        raise ValueError(f"table {name!r}: none of its experiments is available (skipped: {sorted(skip)})")
+    metrics_option = options.get("metrics")
+    for block in blocks:
         missing = [e for e in block if e not in by_exp]
         if missing:
             raise FileNotFoundError(f"table {name!r}: no _final.csv input for experiment(s) {missing}")
@@ -322,45 +368,27 @@ def build_table(
         if options.get("three_batched", True):
             final = with_random_3batched(final, int(options.get("three_batched_seed", DEFAULT_SEED) or 0))
         dataset = infer_dataset(key, experiments_config)
-        metric = _per_block(options.get("metric"), key, None) or default_metric(
-            dataset, kind == "AverageErrors"
-        )
-        scale = float(_per_block(options.get("scale"), key, None) or default_scale(key))
-        scalars = None
-        if metric == ERROR_METRIC and all(e in scal_by_exp for e in block):
-            scalars = read_scalars_many([scal_by_exp[e] for e in block], tags=["Accuracy/Test"])
-        header = _per_block(options.get("headers"), key, None)
-        if header is None:
-            header = pretty_experiment(key, dataset)
-            if kind == "AverageErrors":
-                header += f" {METRIC_SHORT.get(metric, metric)}"
-            if scale != 1:
-                header += f" (×{scale:g})"
-        stats = block_statistics(
-            final,
-            metric,
-            dataset,
-            scale,
-            str(options.get("value", "final") or "final"),
-            scalars,
-            n_resamples,
-            seed,
-            algorithms,
-        )
-        stats.insert(0, "block", key)
-        stats.insert(1, "experiments", "+".join(block))
-        stats.insert(2, "header", header)
-        stats.insert(3, "metric", metric)
-        stats.insert(4, "scale", scale)
-        bold = bool(options.get("bold", True))
-        stats["mean_bold"] = (
-            bold_flags(stats["mean"].to_numpy(float), stats["mean_err"].to_numpy(float)) & bold
-        )
-        stats["median_bold"] = (
-            bold_flags(stats["median"].to_numpy(float), stats["median_err"].to_numpy(float)) & bold
-        )
-        stats["best_bold"] = bold_flags(stats["best"].to_numpy(float), None) & bold
-        frames.append(stats)
+        if metrics_option:
+            metrics = list(metrics_option)
+        else:
+            metrics = [_per_block(options.get("metric"), key, None) or default_metric(dataset, kind == "AverageErrors")]
+        for metric in metrics:
+            frames.append(
+                _one_block(
+                    kind,
+                    options,
+                    key,
+                    block,
+                    final,
+                    dataset,
+                    metric,
+                    len(metrics) > 1,
+                    scal_by_exp,
+                    n_resamples,
+                    seed,
+                    algorithms,
+                )
+            )
     stats = pd.concat(frames, ignore_index=True)
     texts = [format_value_error(m, e) for m, e in zip(stats["mean"], stats["mean_err"], strict=True)]
     stats["mean_text"], stats["mean_err_text"] = [t[0] for t in texts], [t[1] for t in texts]
@@ -368,6 +396,8 @@ def build_table(
     stats["median_text"], stats["median_err_text"] = [t[0] for t in texts], [t[1] for t in texts]
     stats["best_text"] = [format_best(b) for b in stats["best"]]
     note = divergence_note(stats)
+    if skip:
+        note += f" Not yet available, left out: {', '.join(sorted(skip))}."
     atomic_write_csv(stats, csv_path)
     atomic_write_text(tex_path, render_latex(stats, name, note))
     return stats

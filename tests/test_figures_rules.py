@@ -1,0 +1,123 @@
+"""The figure/table rules run under real Snakemake on a small aggregated fixture.
+
+A tiny Snakefile includes only rules/figures.smk and rules/tables.smk (plus a stand-in for
+common.smk's ``experiment_names``) so the test does not depend on training; it builds one
+figure of every kind and a table through the rules, then the HTML report.  (Every figure and
+table configuration is covered in-process by test_analysis_figures/tables.py; each job here
+costs a Python start-up with matplotlib, so the list is kept to one per kind.)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from test_analysis_fixtures import write_all
+
+REPO = Path(__file__).resolve().parents[1]
+
+SNAKEFILE = """
+configfile: "config.yaml"
+
+SUBS = {"Sensitivity": [f"Sensitivity_T{T}_i{i}" for T in (1, 2) for i in (1, 2)] + ["Sensitivity_Random"]}
+
+
+def experiment_names(experiment):
+    return SUBS.get(experiment, [experiment])
+
+
+rule all:
+    input:
+        [f"results/figures/{name}.pdf" for name in config["figures"]],
+        [f"results/tables/{name}.{ext}" for name in config["tables"] for ext in ("tex", "csv")],
+
+
+include: "rules/figures.smk"
+include: "rules/tables.smk"
+"""
+
+CONFIG = {
+    "experiments": {
+        "uci_energy": {"dataset": "uci_energy"},
+        "uci_kin8nm": {"dataset": "uci_kin8nm"},
+        "fashion_mnist": {"dataset": "fashion_mnist"},
+        "Sensitivity": {"dataset": "uci_energy"},
+        "ProofOfConcept": {"dataset": "uci_energy"},
+        "BayesOpt_uci_energy": {"kind": "bayesopt", "dataset": "uci_energy"},
+        "HypergradientComparison": {"kind": "hypergradient_comparison", "dataset": "uci_energy"},
+    },
+    "figures": {
+        "CDF_uci_energy": {"kind": "CDF", "experiments": ["uci_energy"]},
+        "CDF_Error_fashion_mnist": {"kind": "CDF_Error", "experiments": ["fashion_mnist"]},
+        "Envelope_uci_energy": {"kind": "Envelope", "experiments": ["uci_energy"]},
+        "HPOCurves_uci_energy": {"kind": "HPOCurves", "experiments": ["uci_energy"]},
+        "Runtime_uci_energy": {"kind": "Runtime", "experiments": ["uci_energy"]},
+        "LR_uci_energy": {"kind": "LR", "experiments": ["uci_energy"], "seed": 1},
+        "Sensitivity_Ours_LR_Momentum": {
+            "kind": "Sensitivity",
+            "experiments": ["Sensitivity"],
+            "algorithm": "Ours_LR_Momentum",
+        },
+        "Hypergradients_Lr": {"kind": "Hypergradients", "experiments": ["HypergradientComparison"]},
+        "ProofOfConcept_uci_energy": {"kind": "ProofOfConcept", "experiments": ["ProofOfConcept"]},
+    },
+    "tables": {
+        "AverageResults_UCI": {"kind": "AverageResults", "experiments": ["uci_energy", "uci_kin8nm"]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("wf")
+    (wd / "rules").mkdir()
+    for name in ("figures.smk", "tables.smk"):
+        shutil.copy(REPO / "rules" / name, wd / "rules" / name)
+    shutil.copytree(REPO / "workflow" / "report", wd / "workflow" / "report")
+    (wd / "workflow" / "scripts").mkdir(parents=True)
+    for name in ("figure.py", "table.py"):
+        shutil.copy(REPO / "workflow" / "scripts" / name, wd / "workflow" / "scripts" / name)
+    (wd / "Snakefile").write_text(SNAKEFILE)
+    (wd / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    write_all(wd)
+    return wd
+
+
+def snakemake(wd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", "Snakefile", *args],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_every_figure_and_table_is_a_target(workdir):
+    targets = [f"results/figures/{n}.pdf" for n in CONFIG["figures"]]
+    targets += [f"results/tables/{n}.{ext}" for n in CONFIG["tables"] for ext in ("tex", "csv")]
+    done = snakemake(workdir, *targets)
+    assert done.returncode == 0, done.stderr[-4000:]
+    for name in CONFIG["figures"]:
+        pdf = (workdir / "results" / "figures" / f"{name}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF-") and len(pdf) > 2000, name
+        assert (workdir / "results" / "figures" / f"{name}.csv").stat().st_size > 0, name
+    # the BayesOpt experiment exists (its aggregate is there), so it joins the HPO curves
+    assert "BayesOpt" in (workdir / "results/figures/HPOCurves_uci_energy.csv").read_text()
+    tex = (workdir / "results" / "tables" / "AverageResults_UCI.tex").read_text()
+    assert r"\begin{tabular}" in tex and "diverged" in tex.lower()
+
+    report = snakemake(workdir, "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-4000:]
+    html = (workdir / "report.html").read_text(errors="replace")
+    assert "Empirical CDF" in html and "oracle" in html
+
+
+def test_unknown_figure_name_is_not_a_target(workdir):
+    done = snakemake(workdir, "-n", "results/figures/NotConfigured.pdf")
+    assert done.returncode != 0
+    assert "NotConfigured" in done.stderr + done.stdout
