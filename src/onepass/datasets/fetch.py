@@ -9,6 +9,7 @@ another untrusted copy.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import time
@@ -93,7 +94,8 @@ def _download_once(url: str, tmp: Path, label: str, progress: bool, timeout: flo
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code in TRANSIENT_HTTP
-    return isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError, OSError))
+    # URLError covers DNS and refused connections; HTTPException a connection dropped mid-response.
+    return isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException))
 
 
 def download(
