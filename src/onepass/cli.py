@@ -70,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="CPU threads for torch (default: torch's choice; 1 is fastest for the small UCI models)",
     )
+    train.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="checkpoint to OUT.ckpt this often and on SIGTERM/SIGUSR1; rerunning resumes (0 disables; "
+        "default %(default)s)",
+    )
+    train.add_argument("--keep-checkpoint", action="store_true", help="keep OUT.ckpt after the chunk completes")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("algorithms", help="list the algorithms")
@@ -82,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, algorithm in ALGORITHMS.items():
             print(f"{name:45s} {algorithm.description}")
         return 0
+    from .checkpoint import EXIT_PREEMPTED, Preempted
     from .data import DataError
     from .io_utils import OutputError
     from .runner import parse_seeds, train_chunk
@@ -107,7 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             experiment=args.experiment,
             init_weights=args.init_weights,
             progress=not args.quiet,
+            checkpoint_every=args.checkpoint_every if args.checkpoint_every > 0 else None,
+            keep_checkpoint=args.keep_checkpoint,
         )
+    except Preempted as stop:
+        print(f"interrupted: {stop}", file=sys.stderr)
+        return EXIT_PREEMPTED
     except (ConfigError, DataError, OutputError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ every run, which dominated the cost of small UCI runs in the authors' one-proces
 from __future__ import annotations
 
 import math
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -19,9 +20,10 @@ import pyarrow.parquet as pq
 import torch
 
 from .algorithms import get_algorithm, resolve_config
+from .checkpoint import ChunkCheckpointer, fingerprint
 from .config import build_config
 from .data import prepare_data
-from .io_utils import atomic_write, atomic_write_json
+from .io_utils import OutputError, atomic_write, atomic_write_json
 from .scalars import empty_frame
 from .trainer import RunResult, TrainingRun
 
@@ -89,12 +91,19 @@ def train_chunk(
     experiment: str | None = None,
     init_weights: str | Path | None = None,
     progress: bool = True,
+    checkpoint_every: float | None = 300.0,
+    keep_checkpoint: bool = False,
 ) -> list[RunResult]:
-    """Train ``seeds`` and write the chunk's parquet and JSON atomically; return the results."""
+    """Train ``seeds`` and write the chunk's parquet and JSON atomically; return the results.
+
+    With ``checkpoint_every`` (seconds; None disables) the chunk checkpoints to ``<out>.ckpt`` and
+    on SIGTERM/SIGUSR1, raising :class:`onepass.checkpoint.Preempted`; calling again resumes.
+    """
     algorithm = get_algorithm(algorithm_name)
     config = build_config(dataset_config, overrides)
     resolved = resolve_config(config, algorithm)
     parquet_path, json_path = output_paths(out)
+    check_writable(parquet_path.parent)
     torch_device = resolve_device(device)
     data = prepare_data(resolved, data_dir, algorithm.keep_validation, torch_device)
     total_steps = resolved["network_weight_steps"] * resolved["hyperparameter_steps"] * len(seeds)
@@ -109,17 +118,35 @@ def train_chunk(
             mininterval=2.0,
             file=sys.stderr,
         )
-    results: list[RunResult] = []
+    key = fingerprint(
+        {"algorithm": algorithm_name, "seeds": list(seeds), "config": resolved, "init_weights": str(init_weights)}
+    )
+    checkpointer = ChunkCheckpointer(checkpoint_path(parquet_path), key, checkpoint_every or float("inf"))
+    results, current = checkpointer.load() if checkpoint_every is not None else ([], None)
+    steps_per_run = resolved["network_weight_steps"] * resolved["hyperparameter_steps"]
     try:
-        for seed in seeds:
-            tb = Path(tensorboard_dir) / f"seed{seed}" if tensorboard_dir is not None else None
-            run = TrainingRun(
-                config, algorithm, seed, data, torch_device, init_weights=init_weights, tensorboard_dir=tb
-            )
-            result = run.run(progress=bar.update if bar is not None else None)
-            if bar is not None and result.status != "ok":
-                bar.update(resolved["network_weight_steps"] * resolved["hyperparameter_steps"] - result.steps_completed)
-            results.append(result)
+        with checkpointer:
+            if bar is not None and results:
+                bar.update(steps_per_run * len(results))
+            for seed in seeds[len(results) :]:
+                tb = Path(tensorboard_dir) / f"seed{seed}" if tensorboard_dir is not None else None
+                run = TrainingRun(
+                    config, algorithm, seed, data, torch_device, init_weights=init_weights, tensorboard_dir=tb
+                )
+                if current is not None:
+                    run.load_state_dict(current)
+                    current = None
+                    if bar is not None:
+                        bar.update(run.window * run.T)
+                result = run.run(
+                    progress=bar.update if bar is not None else None,
+                    after_window=checkpointer.after_window if checkpoint_every is not None else None,
+                )
+                if bar is not None and result.status != "ok":
+                    bar.update(steps_per_run - result.steps_completed)
+                results.append(result)
+                if checkpoint_every is not None:
+                    checkpointer.finished_seed(result)
     finally:
         if bar is not None:
             bar.close()
@@ -135,7 +162,28 @@ def train_chunk(
     }
     write_parquet(frame, parquet_path)
     atomic_write_json(json_path, payload)
+    if not keep_checkpoint:
+        checkpointer.remove()
     return results
+
+
+def checkpoint_path(parquet_path: Path) -> Path:
+    """``<chunk>.ckpt`` next to the chunk's outputs (not an output: Snakemake leaves it alone)."""
+    return parquet_path.with_suffix(".ckpt")
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before training, not after hours of it, when the outputs cannot be written."""
+    probe = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".onepass-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+    except OSError as error:
+        raise OutputError(f"{folder}: output folder is not writable ({error.strerror or error})") from None
+    finally:
+        if probe is not None:
+            probe.unlink(missing_ok=True)
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 
 class ScalarLog:
@@ -44,6 +45,26 @@ class ScalarLog:
                     out[tag] = value
                     break
         return out
+
+    def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Tensors per tag (float64 keeps every logged value exactly)."""
+        return {
+            tag: {
+                "steps": torch.tensor(self.steps[tag], dtype=torch.int64),
+                "values": torch.tensor(self.values[tag], dtype=torch.float64),
+                "times": torch.tensor(self.times[tag], dtype=torch.float64),
+            }
+            for tag in self.steps
+        }
+
+    def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
+        self.steps.clear()
+        self.values.clear()
+        self.times.clear()
+        for tag, columns in state.items():
+            self.steps[tag] = columns["steps"].tolist()
+            self.values[tag] = columns["values"].tolist()
+            self.times[tag] = columns["times"].tolist()
 
     def to_frame(self, seed: int) -> pd.DataFrame:
         frames = []
@@ -84,6 +105,11 @@ class TensorBoardSink:
                 self.writer.add_scalar(tag, values[i], global_step=steps[i], walltime=times[i])
             self.cursor[tag] = len(steps)
         self.writer.flush()
+
+    def skip_logged(self, log: ScalarLog) -> None:
+        """After a resume: events up to the checkpoint were written by the interrupted process."""
+        for tag, steps in log.steps.items():
+            self.cursor[tag] = len(steps)
 
     def close(self, log: ScalarLog) -> None:
         self.flush(log)

@@ -321,22 +321,92 @@ class TrainingRun:
         self._set_mode(True)
         return full
 
-    def run(self, progress: Callable[[int], None] | None = None) -> RunResult:
-        """Train to the end (or to divergence) and summarise."""
+    def run(
+        self,
+        progress: Callable[[int], None] | None = None,
+        after_window: Callable[[TrainingRun], None] | None = None,
+    ) -> RunResult:
+        """Train to the end (or to divergence) and summarise.
+
+        ``after_window`` is called at every window boundary, the only points where the whole state
+        is plain tensors (no graph), which is where checkpoints are taken.
+        """
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-        wall_start = time.perf_counter()
         while not self.finished:
+            started = time.perf_counter()
             self.run_window()
+            self.wall_seconds += time.perf_counter() - started
             if progress is not None:
                 progress(self.T)
+            if after_window is not None and not self.finished:
+                after_window(self)
+        started = time.perf_counter()
         full_validation = None
         if self.status == "ok":
             full_validation = self.final_evaluation()
-        self.wall_seconds += time.perf_counter() - wall_start
+        self.wall_seconds += time.perf_counter() - started
         if self.tensorboard is not None:
             self.tensorboard.close(self.log)
         return self.result(full_validation)
+
+    # ------------------------------------------------------------------ checkpointing
+    def state_dict(self) -> dict[str, Any]:
+        """The complete state at a window boundary, as tensors and plain Python values only.
+
+        Everything that influences later steps is here (weights and BatchNorm buffers, momentum
+        buffers, hyperparameters and Adam state, data order and positions, RNN hidden states, RNG
+        states), so a resumed run continues bit-identically on CPU; the scalar log comes along so
+        nothing logged before the interruption is lost. Loadable with ``weights_only=True``.
+        """
+        return {
+            "seed": self.seed,
+            "algorithm": self.algorithm.name,
+            "window": self.window,
+            "status": self.status,
+            "diverged_at_step": self.diverged_at_step,
+            "reason": self.reason,
+            "train_seconds": self.train_seconds,
+            "wall_seconds": self.wall_seconds,
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "engine": _to_cpu(self.engine.state_dict()),
+            "initial_weights": None
+            if self.initial_weights is None
+            else [w.cpu().clone() for w in self.initial_weights],
+            "streams": {
+                "train": self.train_stream.state_dict(),
+                "validation": None if self.val_stream is None else self.val_stream.state_dict(),
+            },
+            "hidden": {k: None if v is None else [h.cpu().clone() for h in v] for k, v in self.hidden.items()},
+            "torch_rng": torch.get_rng_state(),
+            "log": self.log.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` output (the run must be built with the same settings)."""
+        if state["seed"] != self.seed or state["algorithm"] != self.algorithm.name:
+            raise ValueError(
+                f"checkpoint is for {state['algorithm']} seed {state['seed']}, "
+                f"not {self.algorithm.name} seed {self.seed}"
+            )
+        self.window = int(state["window"])
+        self.status, self.diverged_at_step, self.reason = state["status"], state["diverged_at_step"], state["reason"]
+        self.train_seconds, self.wall_seconds = float(state["train_seconds"]), float(state["wall_seconds"])
+        self.model.load_state_dict(state["model"])
+        self.engine.load_state_dict(_to_device(state["engine"], self.device))
+        if state["initial_weights"] is not None:
+            self.initial_weights = [w.to(self.device) for w in state["initial_weights"]]
+        self.train_stream.load_state_dict(state["streams"]["train"])
+        if self.val_stream is not None:
+            self.val_stream.load_state_dict(state["streams"]["validation"])
+        self.hidden = {
+            k: None if v is None else tuple(h.to(self.device) for h in v) for k, v in state["hidden"].items()
+        }
+        torch.set_rng_state(state["torch_rng"])
+        self.log.load_state_dict(state["log"])
+        if self.tensorboard is not None:
+            self.tensorboard.skip_logged(self.log)
+        self._hp_summary = self._hyperparameter_summary()
 
     def result(self, full_validation: float | None) -> RunResult:
         final = (
@@ -363,3 +433,23 @@ class TrainingRun:
             steps_completed=steps,
             frame=self.log.to_frame(self.seed),
         )
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_device(v, device) for v in value)
+    return value

@@ -1,0 +1,143 @@
+"""Chunk checkpoints: survive SLURM time limits and preemption without losing more than minutes.
+
+A chunk (several seeds of one algorithm) checkpoints every ``every_seconds`` and when SLURM's
+warning signals arrive (SIGTERM before a kill or requeue, SIGUSR1 when the job asks for
+``--signal``). The checkpoint holds the finished seeds' results and the running seed's complete
+state; it is written atomically next to the chunk's outputs, loaded with ``weights_only=True``
+(no arbitrary pickles), and removed when the chunk completes. Running the same command again
+resumes: the result is bit-identical on CPU to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .io_utils import atomic_write
+from .trainer import RunResult, TrainingRun
+
+FORMAT_VERSION = 1
+EXIT_PREEMPTED = 75  # EX_TEMPFAIL: "try again"; Snakemake's retries then resume from the checkpoint
+
+
+class Preempted(Exception):
+    """Raised after a checkpoint was written because a stop signal arrived."""
+
+    def __init__(self, path: Path, signal_name: str) -> None:
+        super().__init__(f"{signal_name} received: state saved to {path}; run the same command again to resume")
+        self.path = path
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """A hash of what determines the results, so a checkpoint is never resumed into another job."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def frame_to_state(frame: pd.DataFrame) -> dict[str, Any]:
+    tags = frame["tag"].astype("category")
+    return {
+        "seed": torch.from_numpy(frame["seed"].to_numpy(np.int32).copy()),
+        "step": torch.from_numpy(frame["step"].to_numpy(np.int32).copy()),
+        "tag_codes": torch.from_numpy(tags.cat.codes.to_numpy(np.int32).copy()),
+        "tag_names": [str(t) for t in tags.cat.categories],
+        "value": torch.from_numpy(frame["value"].to_numpy(np.float64).copy()),
+        "wall_time": torch.from_numpy(frame["wall_time"].to_numpy(np.float64).copy()),
+    }
+
+
+def state_to_frame(state: dict[str, Any]) -> pd.DataFrame:
+    names = np.asarray(state["tag_names"], dtype=object)
+    codes = state["tag_codes"].numpy()
+    return pd.DataFrame(
+        {
+            "seed": state["seed"].numpy(),
+            "step": state["step"].numpy(),
+            "tag": names[codes] if len(codes) else np.asarray([], dtype=object),
+            "value": state["value"].numpy(),
+            "wall_time": state["wall_time"].numpy(),
+        }
+    )
+
+
+class ChunkCheckpointer:
+    """Decides when to checkpoint, writes and reads the checkpoint file, handles stop signals."""
+
+    SIGNALS = ("SIGTERM", "SIGUSR1")
+
+    def __init__(self, path: str | Path, key: str, every_seconds: float = 300.0) -> None:
+        self.path = Path(path)
+        self.key = key
+        self.every_seconds = every_seconds
+        self.last_save = time.monotonic()
+        self.requested: str | None = None
+        self.completed: list[RunResult] = []
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> ChunkCheckpointer:
+        for name in self.SIGNALS:
+            number = getattr(signal, name)
+            self._previous[number] = signal.signal(number, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _on_signal(self, number: int, frame: object) -> None:
+        # Only set a flag: the state is consistent at window boundaries, where it is checked.
+        self.requested = signal.Signals(number).name
+
+    def load(self) -> tuple[list[RunResult], dict[str, Any] | None]:
+        """Finished results and the running seed's state from an existing checkpoint (or nothing)."""
+        if not self.path.exists():
+            return [], None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # truncated file, or a pickle that weights_only refuses
+            detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            raise ValueError(
+                f"{self.path}: unreadable checkpoint ({detail}); delete it to start the chunk afresh"
+            ) from None
+        if state.get("format") != FORMAT_VERSION or state.get("key") != self.key:
+            raise ValueError(
+                f"{self.path}: checkpoint belongs to a different job (other algorithm, seeds or settings); "
+                "delete it to start afresh"
+            )
+        completed = [RunResult(**item["summary"], frame=state_to_frame(item["frame"])) for item in state["completed"]]
+        self.completed = list(completed)
+        return completed, state["current"]
+
+    def save(self, run: TrainingRun | None) -> None:
+        payload = {
+            "format": FORMAT_VERSION,
+            "key": self.key,
+            "completed": [{"summary": r.summary(), "frame": frame_to_state(r.frame)} for r in self.completed],
+            "current": None if run is None else run.state_dict(),
+        }
+        atomic_write(self.path, lambda temp: torch.save(payload, temp))
+        self.last_save = time.monotonic()
+
+    def after_window(self, run: TrainingRun) -> None:
+        """Called at every window boundary: checkpoint when due, stop when a signal asked for it."""
+        if self.requested is not None:
+            self.save(run)
+            raise Preempted(self.path, self.requested)
+        if time.monotonic() - self.last_save >= self.every_seconds:
+            self.save(run)
+
+    def finished_seed(self, result: RunResult) -> None:
+        self.completed.append(result)
+        if self.requested is not None:
+            self.save(None)
+            raise Preempted(self.path, self.requested)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)

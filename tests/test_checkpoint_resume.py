@@ -1,0 +1,190 @@
+"""Checkpoint and resume: a run interrupted by SIGTERM and restarted equals an uninterrupted run.
+
+Also exercises the three model families (MLP+BatchNorm, LSTM language model, ResNet-18) end to end
+on tiny data in the upstream tensor formats, since resuming must restore each one's state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from onepass.algorithms import get_algorithm
+from onepass.checkpoint import EXIT_PREEMPTED
+from onepass.config import build_config
+from onepass.data import prepare_data
+from onepass.io_utils import OutputError
+from onepass.runner import train_chunk
+from onepass.trainer import TrainingRun
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = Path(os.environ.get("ONEPASS_DATA_MIRROR", REPO.parent / "shared" / "datasets"))
+COLUMNS = ["seed", "step", "tag", "value"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """Real UCI Energy (numpy preprocessing) plus tiny PTB, Fashion-MNIST and CIFAR-shaped tensors."""
+    folder = tmp_path_factory.mktemp("data")
+    raw = MIRROR / "uci" / "energy" / "data.txt"
+    if not raw.is_file():
+        pytest.skip(f"shared UCI mirror not found at {raw}")
+    table = np.loadtxt(raw)[np.loadtxt(MIRROR / "uci" / "permutation_indices_Energy.txt").astype(int)]
+    (folder / "uci_energy").mkdir()
+    torch.save(torch.tensor(table[:, :-1], dtype=torch.float32), folder / "uci_energy" / "data.pt")
+    torch.save(torch.tensor(table[:, -1:], dtype=torch.float32), folder / "uci_energy" / "targets.pt")
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 50, (3000,), generator=g)
+    (folder / "penn_treebank").mkdir()
+    torch.save(tokens, folder / "penn_treebank" / "data.pt")
+    torch.save(tokens.clone(), folder / "penn_treebank" / "targets.pt")
+    (folder / "fashion_mnist").mkdir()
+    torch.save(torch.randint(0, 256, (300, 784), generator=g, dtype=torch.uint8), folder / "fashion_mnist" / "data.pt")
+    torch.save(torch.randint(0, 10, (300,), generator=g), folder / "fashion_mnist" / "targets.pt")
+    (folder / "cifar10").mkdir()
+    torch.save(torch.randint(0, 256, (60, 3, 32, 32), generator=g, dtype=torch.uint8), folder / "cifar10" / "data.pt")
+    torch.save(torch.randint(0, 10, (60,), generator=g), folder / "cifar10" / "targets.pt")
+    return folder
+
+
+CASES = {
+    "uci_energy": {"hyperparameter_steps": 6},
+    "penn_treebank": {
+        "model": {"vocab_size": 50, "embedding_size": 8, "hidden_size": 8},
+        "test_size": 400,
+        "batch_size": 10,
+        "streams": 4,
+        "network_weight_steps": 3,
+        "hyperparameter_steps": 8,
+    },
+    "fashion_mnist": {
+        "model": {"batch_norm": True},
+        "test_size": 50,
+        "batch_size": 20,
+        "network_weight_steps": 4,
+        "hyperparameter_steps": 5,
+    },
+    "cifar10": {"test_size": 10, "batch_size": 8, "network_weight_steps": 2, "hyperparameter_steps": 3},
+}
+
+
+def make_run(data_dir: Path, dataset: str, algorithm: str, seed: int = 0) -> TrainingRun:
+    alg = get_algorithm(algorithm)
+    config = build_config(dataset, CASES[dataset])
+    data = prepare_data(config, data_dir, alg.keep_validation, torch.device("cpu"))
+    return TrainingRun(config, alg, seed, data, torch.device("cpu"))
+
+
+@pytest.mark.parametrize(
+    "dataset,algorithm",
+    [
+        ("uci_energy", "Ours_HDLR_Momentum"),
+        ("uci_energy", "DiffThroughOpt"),
+        ("uci_energy", "Random_SteppedLR"),
+        ("penn_treebank", "Ours_LR_Momentum"),
+        ("penn_treebank", "Random_Validation"),
+        ("fashion_mnist", "Ours_LR_Momentum"),
+        ("fashion_mnist", "Baydin"),
+        ("cifar10", "Ours_LR_Momentum"),
+    ],
+)
+def test_resumed_run_is_bit_identical(data_dir, dataset, algorithm, tmp_path):
+    reference = make_run(data_dir, dataset, algorithm).run()
+    assert reference.status == "ok", reference.reason
+    interrupted = make_run(data_dir, dataset, algorithm)
+    for _ in range(interrupted.H // 2):
+        interrupted.run_window()
+    path = tmp_path / "state.ckpt"
+    torch.save(interrupted.state_dict(), path)
+    del interrupted
+    resumed = make_run(data_dir, dataset, algorithm)
+    resumed.load_state_dict(torch.load(path, weights_only=True))
+    result = resumed.run()
+    pd.testing.assert_frame_equal(result.frame[COLUMNS], reference.frame[COLUMNS])
+    assert result.final == reference.final
+
+
+def test_language_model_reports_perplexity_and_carries_hidden_state(data_dir):
+    run = make_run(data_dir, "penn_treebank", "Ours_LR_Momentum")
+    result = run.run()
+    frame = result.frame
+    test = frame[frame.tag == "Loss/Test"].value.to_numpy()
+    ppl = frame[frame.tag == "Perplexity/Test"].value.to_numpy()
+    np.testing.assert_allclose(ppl, np.exp(test), rtol=1e-12)
+    assert run.hidden["train"] is not None and not run.hidden["train"][0].requires_grad
+    assert ppl[0] == pytest.approx(50, rel=0.2)  # untrained model on 50 random tokens
+
+
+def test_classification_logs_accuracy(data_dir):
+    result = make_run(data_dir, "fashion_mnist", "Random").run()
+    accuracy = result.frame[result.frame.tag == "Accuracy/Test"].value
+    assert len(accuracy) == 4 * 5 + 1 and accuracy.between(0, 1).all()
+
+
+def cli(out: Path, data_dir: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "onepass", "train", "--dataset-config", "uci_energy", "--algorithm",
+        "Ours_LR_Momentum", "--seeds", "0-1", "--out", str(out), "--data-dir", str(data_dir), "--device", "cpu",
+        "--quiet", "--threads", "1", "--set", "hyperparameter_steps=120", *extra,
+    ]  # fmt: skip
+
+
+def test_sigterm_then_rerun_equals_an_uninterrupted_run(data_dir, tmp_path):
+    reference_out = tmp_path / "reference" / "chunk.parquet"
+    subprocess.run(cli(reference_out, data_dir), check=True, timeout=600)
+    out = tmp_path / "interrupted" / "chunk.parquet"
+    ckpt = out.with_suffix(".ckpt")
+    process = subprocess.Popen(cli(out, data_dir, "--checkpoint-every", "0.3"), stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not ckpt.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert ckpt.exists(), "no periodic checkpoint appeared"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == EXIT_PREEMPTED, stderr
+    assert "run the same command again to resume" in stderr
+    assert ckpt.exists() and not out.exists() and not out.with_suffix(".json").exists()
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["current"] is not None or saved["completed"]  # something to resume from
+    resumed = subprocess.run(
+        cli(out, data_dir, "--checkpoint-every", "0.3"), capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert not ckpt.exists()  # removed once the chunk is complete
+    pd.testing.assert_frame_equal(pd.read_parquet(out)[COLUMNS], pd.read_parquet(reference_out)[COLUMNS])
+    runs = json.loads(out.with_suffix(".json").read_text())["runs"]
+    reference_runs = json.loads(reference_out.with_suffix(".json").read_text())["runs"]
+    assert [r["final"] for r in runs] == [r["final"] for r in reference_runs]
+
+
+def test_checkpoint_of_another_job_is_refused(data_dir, tmp_path):
+    out = tmp_path / "chunk.parquet"
+    out.with_suffix(".ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="unreadable checkpoint.*delete it"):
+        train_chunk("uci_energy", "Random", [0], out, data_dir=data_dir, device="cpu", progress=False)
+    torch.save({"format": 1, "key": "other", "completed": [], "current": None}, out.with_suffix(".ckpt"))
+    with pytest.raises(ValueError, match="different job"):
+        train_chunk("uci_energy", "Random", [0], out, data_dir=data_dir, device="cpu", progress=False)
+    assert not out.exists()
+
+
+def test_unwritable_output_folder_fails_before_training(data_dir, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the output folder should be")
+    start = time.perf_counter()
+    with pytest.raises(OutputError, match="not_a_folder.*not writable"):
+        train_chunk(
+            "uci_energy", "Random", [0], blocker / "chunk.parquet", data_dir=data_dir, device="cpu", progress=False
+        )
+    assert time.perf_counter() - start < 5
