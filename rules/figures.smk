@@ -7,7 +7,22 @@
 # comparison is computed by its own rule below.
 import re as _fig_re
 
+from snakemake.exceptions import WorkflowError as _AnalysisWorkflowError
+from snakemake.utils import validate as _analysis_validate
+
 from onepass.analysis.captions import figure_caption as _figure_caption
+
+# The `figures:`/`tables:` entries are checked here (kinds and per-kind options) so that a typo
+# fails when the workflow is parsed, naming the entry, not when the figure is finally drawn.
+try:
+    _analysis_validate(
+        {"figures": config.get("figures") or {}, "tables": config.get("tables") or {}},
+        "../workflow/schemas/figures.schema.yaml",
+        set_default=False,
+    )
+except _AnalysisWorkflowError as _error:
+    _message = globals().get("schema_error_message")
+    raise ValueError(_message(_error) if callable(_message) else f"config figures/tables: {_error}") from None
 
 # Kinds reading the per-run final CSVs / the per-step parquet (kept in sync with
 # onepass.analysis.figures.NEEDS_FINAL / NEEDS_SCALARS; not imported to keep parsing light).

@@ -78,6 +78,8 @@ def workdir(tmp_path_factory):
     for name in ("figures.smk", "tables.smk"):
         shutil.copy(REPO / "rules" / name, wd / "rules" / name)
     shutil.copytree(REPO / "workflow" / "report", wd / "workflow" / "report")
+    (wd / "workflow" / "schemas").mkdir()
+    shutil.copy(REPO / "workflow" / "schemas" / "figures.schema.yaml", wd / "workflow" / "schemas")
     (wd / "workflow" / "scripts").mkdir(parents=True)
     for name in ("figure.py", "table.py"):
         shutil.copy(REPO / "workflow" / "scripts" / name, wd / "workflow" / "scripts" / name)
@@ -97,6 +99,7 @@ def snakemake(wd: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_every_figure_and_table_is_a_target(workdir):
     targets = [f"results/figures/{n}.pdf" for n in CONFIG["figures"]]
     targets += [f"results/tables/{n}.{ext}" for n in CONFIG["tables"] for ext in ("tex", "csv")]
@@ -121,3 +124,13 @@ def test_unknown_figure_name_is_not_a_target(workdir):
     done = snakemake(workdir, "-n", "results/figures/NotConfigured.pdf")
     assert done.returncode != 0
     assert "NotConfigured" in done.stderr + done.stdout
+
+
+def test_bad_figure_option_fails_at_parse_time_naming_the_entry(workdir, tmp_path):
+    bad = {**CONFIG, "figures": {"Sensitivity_X": {"kind": "Sensitivity", "experiments": ["Sensitivity"]}}}
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(bad))
+    done = snakemake(workdir, "-n", "--configfile", str(cfg))
+    assert done.returncode != 0
+    output = done.stderr + done.stdout
+    assert "Sensitivity_X" in output and "algorithm" in output
