@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import tarfile
 
 import numpy as np
@@ -25,7 +26,7 @@ from fixtures_datasets import (
     write_tiny_ptb,
 )
 
-from onepass.datasets import ArchiveError, FormatError, parse_sources, preprocess
+from onepass.datasets import ArchiveError, ChecksumError, FormatError, parse_sources, preprocess
 from onepass.datasets.cifar10 import build_cifar10
 from onepass.datasets.fashion_mnist import build_fashion_mnist, read_idx_gz
 from onepass.datasets.penn_treebank import build_penn_treebank
@@ -183,6 +184,18 @@ def test_penn_treebank_expected_counts(tmp_path):
         build_penn_treebank(path, tokens={"train": 15, "valid": 7})
     with pytest.raises(FormatError, match="training vocabulary has 9 tokens, expected 10000"):
         build_penn_treebank(path, vocab_size=10000)
+
+
+def test_penn_treebank_member_md5(tmp_path):
+    path = tmp_path / "simple-examples.tgz"
+    write_tiny_ptb(path)
+    good = hashlib.md5(PTB_TEXT["valid"].encode()).hexdigest()
+    data, _, _ = build_penn_treebank(path, members_md5={"valid": good})
+    assert data.tolist() == PTB_IDS
+    with pytest.raises(
+        ChecksumError, match=rf"ptb\.test\.txt: md5 mismatch: expected {'0' * 32}, actual [0-9a-f]{{32}}"
+    ):
+        build_penn_treebank(path, members_md5={"valid": good, "test": "0" * 32})
 
 
 def test_penn_treebank_truncated_archive(tmp_path):

@@ -30,7 +30,7 @@ KIND_OPTIONS: dict[str, set[str]] = {
     "uci": {"columns", "drop_columns", "rows"},
     "fashion_mnist": {"train_rows", "test_rows"},
     "cifar10": {"train_rows", "test_rows"},
-    "penn_treebank": {"tokens", "vocab_size"},
+    "penn_treebank": {"tokens", "vocab_size", "members_md5"},
 }
 
 

@@ -13,13 +13,14 @@ from the vocabulary is an error naming file and line: PTB has none, so one means
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 
 import torch
 
 from .archives import read_members
-from .errors import FormatError
+from .errors import ChecksumError, FormatError, SourceConfigError
 
 EOS = "<eos>"
 SPLITS = ("train", "valid", "test")
@@ -52,14 +53,23 @@ def build_penn_treebank(
     *,
     tokens: dict[str, int] | None = None,
     vocab_size: int | None = None,
+    members_md5: dict[str, str] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """``(data, targets, vocabulary)``: int64 ``(T,)`` word ids (targets identical), vocabulary list.
 
-    ``tokens`` optionally gives the expected token count per split and ``vocab_size`` the expected
-    vocabulary size; a difference is an error naming the archive.
+    ``tokens`` optionally gives the expected token count per split, ``vocab_size`` the expected
+    vocabulary size and ``members_md5`` the MD5 of each split's text file (an integrity check of the
+    content, in addition to the archive's sha256); a difference is an error naming the archive.
     """
     name = os.fspath(archive)
     members = read_members(archive, [MEMBER.format(split=s) for s in SPLITS])
+    for split, expected in (members_md5 or {}).items():
+        member = MEMBER.format(split=split)
+        if member not in members:
+            raise SourceConfigError(f"options.members_md5: unknown split {split!r} (splits: {', '.join(SPLITS)})")
+        actual = hashlib.md5(members[member], usedforsecurity=False).hexdigest()
+        if actual != expected.lower():
+            raise ChecksumError(f"{name}:{member}: md5 mismatch: expected {expected}, actual {actual}")
     split_lines = {
         split: tokenise(_decode(members[MEMBER.format(split=split)], f"{name}:{MEMBER.format(split=split)}"))
         for split in SPLITS
