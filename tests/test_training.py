@@ -331,3 +331,22 @@ def test_hypergradient_comparison_table(data_dir):
     assert (first.neumann == 0).all() and (first.exact == 0).all()  # no momentum on the very first step
     two = table[(table.i == 2) & (table.hyperparameter == "lr")]
     assert not np.allclose(two.neumann, two.exact, rtol=1e-3)  # an approximation beyond one step
+
+
+def test_tensorboard_events_match_the_parquet(data_dir, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "chunk.parquet"
+    train_chunk(
+        "uci_energy", "Ours_LR", [2], out, data_dir=data_dir, device="cpu",
+        overrides=["hyperparameter_steps=4"], tensorboard_dir=tmp_path / "tb", progress=False,
+    )  # fmt: skip
+    events = EventAccumulator(str(tmp_path / "tb" / "seed2"))
+    events.Reload()
+    frame = pd.read_parquet(out)
+    assert set(events.Tags()["scalars"]) == set(frame.tag.unique())
+    for tag in ("Loss/Test", "Hyperparameter/Lr", "Last_Hyperparameter/Weight_Decay"):
+        rows = frame[frame.tag == tag]
+        scalars = events.Scalars(tag)
+        assert [s.step for s in scalars] == rows.step.tolist()
+        np.testing.assert_allclose([s.value for s in scalars], rows.value, rtol=1e-6)  # TensorBoard stores float32
