@@ -217,16 +217,16 @@ def aggregate(
     """Aggregate chunk files into the experiment's long table and final CSV.
 
     `algorithm_order` (the canonical order of CONTRACTS.md) sorts the rows of both outputs;
-    algorithms not in it follow in order of appearance. Returns counts for logging.
+    algorithms not in it follow in order of appearance. Final CSV rows are sorted by seed within
+    an algorithm; the long table keeps the chunks' order (Snakemake passes them in seed order).
+    Returns counts for logging.
     """
     pairs = pair_chunks(chunk_files)
     if not pairs:
         raise AggregationError(f"experiment {experiment}: no chunk files given")
     summaries = [read_summary(summary) for _, summary in pairs]
     order = {name: rank for rank, name in enumerate(algorithm_order or [])}
-    ranked = sorted(
-        range(len(pairs)), key=lambda k: (order.get(summaries[k]["algorithm"], len(order)), k)
-    )
+    ranked = sorted(range(len(pairs)), key=lambda k: (order.get(summaries[k]["algorithm"], len(order)), k))
     pairs = [pairs[k] for k in ranked]
     summaries = [summaries[k] for k in ranked]
 
@@ -238,16 +238,16 @@ def aggregate(
                 raise AggregationError(f"{summary_path}: run {key} appears in more than one chunk")
             seen.add(key)
 
-    tables = [
-        read_chunk(parquet, summary["algorithm"])
-        for (parquet, _), summary in zip(pairs, summaries, strict=True)
-    ]
+    tables = [read_chunk(parquet, summary["algorithm"]) for (parquet, _), summary in zip(pairs, summaries, strict=True)]
     table = pa.concat_tables(tables).unify_dictionaries().select(SCALARS_COLUMNS)
 
     final = final_rows(experiment, summaries)
     best = best_values(table)
     if len(best):
         final = final.merge(best, on=["algorithm", "seed"], how="left", validate="one_to_one")
+    # rows by algorithm (canonical order) then seed, whatever order the chunks came in
+    rank = final["algorithm"].map(lambda name: order.get(name, len(order)))
+    final = final.assign(_rank=rank).sort_values(["_rank", "seed"], kind="stable").drop(columns="_rank")
 
     write_atomic_parquet(table, Path(parquet_out))
     write_atomic_csv(final, Path(final_out))
