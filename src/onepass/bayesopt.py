@@ -322,7 +322,7 @@ def run_bayesopt(
             "metric": metric,
             "oracle_best_test": None if oracle_row is None else float(oracle_row["value"]),
             "oracle_best_test_trial": None if oracle_row is None else int(oracle_row["trial"]),
-            "oracle_note": "lowest test metric over every logged step of every trial: selected by test loss (an oracle)",
+            "oracle_note": "lowest test metric over every logged step of every trial (selected by test: an oracle)",
         },
         "wall_seconds": time.perf_counter() - started,
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "device": str(torch_device)},
