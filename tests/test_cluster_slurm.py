@@ -360,13 +360,15 @@ def test_profile_runs_test_config_on_slurm(cluster, tmp_path):
     # Both runs at once: the cluster run spends much of its time waiting between status checks.
     local_run = start_snakemake(local, ["-c2", *config, "--", *targets], None)
     try:
-        output = run_through_profile(cluster, remote, [*config, "--", *targets], timeout=300)
+        output = run_through_profile(cluster, remote, [*config, "--", *targets], timeout=480)
     except BaseException:
         local_run.kill()
         local_run.wait()
         raise
-    finish_snakemake(local_run, local, timeout=300)
+    finish_snakemake(local_run, local, timeout=480)
 
+    # The profile's squeue status checks were used as they are (sacct fails on this cluster).
+    assert "Falling back to 'sacct'" not in output
     jobs = check_cluster_jobs(cluster, output, lambda rule, comment: rule == "train")
     n_train = sum(rule == "train" for rule, _ in jobs.values())
     assert n_train > 1, f"expected several training jobs on the cluster, got {sorted(r for r, _ in jobs.values())}"
