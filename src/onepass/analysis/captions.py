@@ -40,7 +40,7 @@ FIGURE_TEXT: dict[str, str] = {
     "(differentiating through the last i steps) for the {hyperparameter}, at each update interval "
     "T and look-back i. Left: the paper's metric, the relative error of the first Adam(lr 0.05) "
     "step (mean over seeds; mostly sign agreement). Right: the raw relative hypergradient error "
-    "|neumann - exact| / |exact| (median over seeds).",
+    "abs(neumann - exact) / abs(exact) (median over seeds).",
     "ProofOfConcept": "Learning-rate and weight-decay trajectories of 20 Ours (WD+LR) runs (start o, end "
     "square) over a GP-interpolated landscape of final {metric} of the Random runs (log10 final "
     "loss regressed on log10 initial lr and wd; diverged/NaN runs set to 150, labelled NaN).",
