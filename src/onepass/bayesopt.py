@@ -220,7 +220,7 @@ def run_bayesopt(
     optimiser = BayesianOptimization(
         f=None,
         pbounds=space,
-        acquisition_function=UpperConfidenceBound(kappa=kappa, random_state=repetition),
+        acquisition_function=UpperConfidenceBound(kappa=kappa),  # seeded through random_state below
         random_state=repetition,
         verbose=0,
         allow_duplicate_points=True,
