@@ -262,6 +262,7 @@ def run_search(
     perturbation_interval: int = 100,
     grace_period: int | None = None,
     reduction_factor: float = 4,
+    quantile_fraction: float = 0.25,
     data_dir: str | Path = "resources/data",
     overrides: Mapping[str, Any] | None = None,
     seed: int = 0,
@@ -271,6 +272,7 @@ def run_search(
 ) -> dict[str, Any]:
     """Run one ASHA or PBT search; write ``out`` (.parquet + .json) atomically; return the JSON payload.
 
+    ``quantile_fraction`` is PBT's share of trials that exploit / are exploited (Ray's default 0.25).
     ``grace_period`` defaults to one hyperparameter window (the smallest unit reported; Ray's
     default of 1 iteration). ``seed`` fixes Ray's sampling of the trial configs and seeds.
     """
@@ -329,7 +331,7 @@ def run_search(
             perturbation_interval=perturbation_interval,
             hyperparam_mutations={k: space[k] for k in RAW_KEYS},
             custom_explore_fn=_explore,
-            quantile_fraction=0.25,
+            quantile_fraction=quantile_fraction,
             resample_probability=0.25,
         )
     parquet_path, json_path = output_paths(out)
@@ -360,7 +362,7 @@ def run_search(
                 name="search",
                 storage_path=str(storage),
                 stop={"weight_steps": max_steps},
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=4),  # PBT donors need recent ones
                 failure_config=tune.FailureConfig(max_failures=0),
                 verbose=0,
             ),
@@ -391,7 +393,7 @@ def run_search(
                 if scheduler == "ASHA"
                 else {
                     "perturbation_interval": perturbation_interval,
-                    "quantile_fraction": 0.25,
+                    "quantile_fraction": quantile_fraction,
                     "resample_probability": 0.25,
                     "perturbation_factors": [1.2, 0.8],
                     "checkpoint_every_weight_steps": T,
@@ -575,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--perturbation-interval", type=int, default=100, help="PBT, in weight steps (%(default)s)")
     run.add_argument("--grace-period", type=int, default=None, help="ASHA, in weight steps (default: one window)")
     run.add_argument("--reduction-factor", type=float, default=4, help="ASHA (default %(default)s)")
+    run.add_argument("--quantile-fraction", type=float, default=0.25, help="PBT (default %(default)s)")
     run.add_argument("--out", required=True, help="OUT.parquet (OUT.json beside it)")
     run.add_argument("--data-dir", default="resources/data", help="folder holding <dataset>/{data,targets}.pt")
     run.add_argument("--seed", type=int, default=0, help="seeds Ray's sampling of trial configs (default 0)")
@@ -610,6 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             perturbation_interval=args.perturbation_interval,
             grace_period=args.grace_period,
             reduction_factor=args.reduction_factor,
+            quantile_fraction=args.quantile_fraction,
             data_dir=args.data_dir,
             overrides=dict(parse_assignment(text) for text in args.set),
             seed=args.seed,
