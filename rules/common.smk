@@ -104,10 +104,15 @@ def flatten_overrides(overrides, prefix=""):
 
 
 def set_arguments(overrides):
-    """Render overrides as shell-quoted `--set key=value` words; JSON is valid YAML for the CLI."""
-    return " ".join(
-        f"--set {shlex.quote(f'{key}={json.dumps(value)}')}" for key, value in overrides.items()
-    )
+    """Render overrides as one shell-quoted `--set key=value ...` group (JSON is valid YAML).
+
+    One `--set` followed by every pair: with the CLI's `nargs="*"`, a repeated `--set` would
+    keep only its last group.
+    """
+    if not overrides:
+        return ""
+    pairs = " ".join(shlex.quote(f"{key}={json.dumps(value)}") for key, value in overrides.items())
+    return f"--set {pairs}"
 
 
 def seed_chunks(n_seeds, chunk_size):
@@ -124,9 +129,16 @@ def seed_chunks(n_seeds, chunk_size):
 
 
 def grid_cells(grid):
-    """All cells of a grid {key: [values]} in row-major order, as (name suffix, {key: value})."""
+    """All cells of a grid {key: [values]} in row-major order, as (name suffix, {key: value}).
+
+    Keys are taken in a fixed order (T, i, H, vp, then the others alphabetically), not in the
+    YAML's, so a cell's name (Sensitivity_T3_i5) does not depend on how the config was written.
+    """
+    known = list(GRID_SHORT_NAMES)
+    ordered = sorted(grid, key=lambda key: (known.index(key) if key in known else len(known), key))
     cells = [("", {})]
-    for key, values in grid.items():
+    for key in ordered:
+        values = grid[key]
         short = GRID_SHORT_NAMES.get(key, key.replace(".", "-"))
         cells = [
             (f"{suffix}_{short}{value}", {**cell, key: value}) for suffix, cell in cells for value in values

@@ -104,19 +104,64 @@ def test_paper_dry_run_is_fast(repo_root, snakemake_cmd, tmp_path):
 
 
 def test_grid_sub_experiments(repo_root, snakemake_cmd, tmp_path):
-    """Grid cells become `<exp>_T<T>_i<i>` sub-experiments; a cell with no algorithm left is dropped."""
+    """Grid cells become `<exp>_T<T>_i<i>` sub-experiments, filtered per algorithm by grid_where."""
     result = run_snakemake(
         snakemake_cmd,
         ["-n", "--configfile", str(repo_root / "config/test.yaml"), "--", "scalars"],
         cwd=tmp_path,
     )
-    for cell in ("Sensitivity_T1_i1", "Sensitivity_T2_i1", "Sensitivity_T2_i2"):
+    for cell in ("Sensitivity_T1_i1", "Sensitivity_T1_i2", "Sensitivity_T2_i1", "Sensitivity_T2_i2"):
         assert f"results/scalars/{cell}.parquet" in result.stdout
+        assert f"results/runs/{cell}/Ours_LR_Momentum/seeds000-001.parquet" in result.stdout
+    for cell in ("Sensitivity_T1_i1", "Sensitivity_T2_i1", "Sensitivity_T2_i2"):
         assert f"results/runs/{cell}/DiffThroughOpt/seeds000-001.parquet" in result.stdout
-    assert "Sensitivity_T1_i2" not in result.stdout  # DiffThroughOpt needs lookback <= T
+    assert "results/runs/Sensitivity_T1_i2/DiffThroughOpt" not in result.stdout  # needs i <= T
     # the chunking of config/test.yaml: Random in two chunks, the others in one
     assert "results/runs/uci_energy/Random/seeds002-002.parquet" in result.stdout
     assert "results/runs/uci_energy/Ours_LR_Momentum/seeds000-002.parquet" in result.stdout
+
+
+def test_grid_empty_cells_derived_values_and_overrides(repo_root, snakemake_cmd, tmp_path):
+    """A cell with no algorithm left is no sub-experiment; grid_derived and overrides reach the CLI."""
+    config = {
+        "experiments": {
+            "Grid": {
+                "dataset": "uci_energy",
+                "algorithms": ["DiffThroughOpt", "Random"],
+                "seeds": {"default": 4, "Random": 1},
+                "chunk_size": 3,
+                "overrides": {"log_every": 7, "init": {"momentum": 0.5}},
+                "algorithm_overrides": {"Random": {"log_every": 9}},
+                "grid": {"network_weight_steps": [1, 2], "lookback": [1, 2]},
+                "grid_where": {"DiffThroughOpt": "lookback <= network_weight_steps",
+                               "Random": "network_weight_steps == 2 and lookback == 2"},
+                "grid_derived": {"hyperparameter_steps": "40 // network_weight_steps"},
+            }
+        },
+        "figures": {},
+        "tables": {},
+    }
+    config_file = tmp_path / "grid.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    result = run_snakemake(
+        snakemake_cmd, ["-n", "--printshellcmds", "--configfile", str(config_file)], cwd=tmp_path
+    )
+    out = result.stdout
+    counts = job_counts(out)
+    # DiffThroughOpt in 3 cells x 2 chunks (seeds 0-2, 3-3), Random once; T1_i2 is empty
+    assert counts["train"] == 7 and counts["aggregate"] == 3, counts
+    assert "Grid_T1_i2" not in out
+    assert "results/runs/Grid_T2_i2/Random/seeds000-000.parquet" in out
+    assert "results/runs/Grid_T1_i1/DiffThroughOpt/seeds003-003.parquet" in out
+    # merged overrides: experiment, then algorithm, then grid cell, then derived values
+    cell = [line for line in out.splitlines()
+            if "onepass train" in line and "Grid_T2_i1/DiffThroughOpt/seeds000-002" in line]
+    assert cell, out
+    for word in ("log_every=7", "init.momentum=0.5", "network_weight_steps=2", "lookback=1",
+                 "hyperparameter_steps=20", "--seeds 0-2"):
+        assert word in cell[0], cell[0]
+    random = [line for line in out.splitlines() if "onepass train" in line and "Random" in line]
+    assert len(random) == 1 and "log_every=9" in random[0] and "hyperparameter_steps=20" in random[0]
 
 
 def test_lint_of_pipeline_rules(repo_root, snakemake_cmd, tmp_path):
