@@ -1,12 +1,13 @@
 """`snakemake --profile profiles/slurm` against a real one-node SLURM cluster started on this machine.
 
 A dry run only proves the profile parses. Here `tests/cluster/slurm_cluster.py` installs SLURM from
-Debian's packages if needed, starts munged/slurmctld/slurmd with a fake GPU, and the workflow runs
-through the real profile, with a small overlay that only adds what a user would edit (the
-partition) and what a test needs (no account guessing, fast first status check, keep job logs).
-We then check on the cluster's side (`scontrol show job`, kept visible by MinJobAge) that every
-non-local job was an sbatch job of this run, that training jobs asked for a GPU and others did not,
-and that the outputs are the same as a local run.
+Debian's packages if needed and starts munged/slurmctld/slurmd with fake GPUs; then a toy workflow
+and config/test.yaml run through the real profile, plus a small overlay profile that only adds what
+a user would edit (the partition) and what a test needs (a 3 s first status check instead of 40 s,
+job logs kept). We then check on the cluster's side (`scontrol show job`, kept visible by
+MinJobAge) that every non-local job was an sbatch job of this run, that training jobs asked for a
+GPU and others did not, that the rules' runtime/memory/threads reached sbatch, and that the
+outputs equal those of a local run.
 
 Skipped (with the reason) only where the cluster cannot run at all: not root, neither SLURM nor
 apt-get, or a real SLURM installation on the machine. CI runs as root on Debian 12, so it runs there.
@@ -25,14 +26,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from fixtures_datasets import shared_mirror
 
 sys.path.insert(0, str(Path(__file__).parent / "cluster"))
 import slurm_cluster  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm"
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]  # the plugin starts job steps with this Python too
 
 pytestmark = [
     pytest.mark.cluster,
@@ -75,9 +75,7 @@ def write_overlay(folder: Path) -> Path:
 def start_snakemake(workdir: Path, args: list[str], env: dict | None) -> subprocess.Popen:
     """Start snakemake in `workdir` (output to `workdir`/snakemake.out); see `finish_snakemake`."""
     out = open(workdir / "snakemake.out", "w")  # the child keeps its own copy
-    proc = subprocess.Popen(
-        [str(SNAKEMAKE), *args], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
-    )
+    proc = subprocess.Popen([*SNAKEMAKE, *args], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     out.close()
     proc.args_for_report = args
     return proc
@@ -347,15 +345,14 @@ def plain_experiment_targets(workdir: Path) -> list[str]:
     return targets
 
 
-def test_profile_runs_test_config_on_slurm(cluster, tmp_path):
+def test_profile_runs_test_config_on_slurm(cluster, data_mirror, tmp_path):
     """config/test.yaml through profiles/slurm: all non-local jobs via sbatch, training jobs with a
     GPU, and the same results as `snakemake -c2` on the same config."""
-    mirror = shared_mirror()
     local, remote = copy_workflow(tmp_path / "local"), copy_workflow(tmp_path / "cluster")
     catalog = gpu_catalog(local)
     gpu_catalog(remote)
     targets = plain_experiment_targets(local)
-    config = ["--configfile", "config/test.yaml", "--config", f"data_mirror={mirror}", f"catalog={catalog}"]
+    config = ["--configfile", "config/test.yaml", "--config", f"data_mirror={data_mirror}", f"catalog={catalog}"]
 
     # Both runs at once: the cluster run spends much of its time waiting between status checks.
     local_run = start_snakemake(local, ["-c2", *config, "--", *targets], None)

@@ -25,6 +25,7 @@ stops it on Ctrl-C.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import signal
@@ -39,6 +40,11 @@ PACKAGES = ("slurmctld", "slurmd", "munge", "slurm-client")
 # The binaries each package provides (what we check to decide whether to install).
 BINARIES = ("slurmctld", "slurmd", "munged", "sinfo", "sbatch", "squeue", "scontrol", "scancel")
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+# One test cluster per machine at a time: job steps find the cluster through SYSTEM_CONF, which is
+# machine-wide, so a second cluster would steal the first one's jobs ("Invalid job id specified").
+# Two test sessions on one machine (colleagues sharing it, parallel CI jobs) therefore take turns.
+LOCK_FILE = Path("/run/lock" if Path("/run/lock").is_dir() else tempfile.gettempdir()) / "onepass-slurm-test.lock"
+LOCK_TIMEOUT_S = 900
 PARTITION = "debug"
 NODE = "localhost"
 # What the node advertises, whatever this machine has (`SlurmdParameters=config_overrides`): enough
@@ -89,8 +95,7 @@ def install_slurm(log=print) -> None:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise ClusterError(
-                f"`{' '.join(cmd)}` failed with status {proc.returncode}:\n{proc.stdout[-3000:]}\n"
-                f"{proc.stderr[-3000:]}"
+                f"`{' '.join(cmd)}` failed with status {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             )
     still = [b for b in BINARIES if not shutil.which(b)]
     if still:
@@ -123,6 +128,7 @@ class SlurmCluster:
         self._created_symlink = False
         self._created_etc_dir = False
         self._stopped = False
+        self._lock_fd: int | None = None
         self.env = dict(os.environ, SLURM_CONF=str(self.conf))
 
     # ----------------------------------------------------------------------------------- set-up
@@ -138,6 +144,7 @@ class SlurmCluster:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
         ctld_port, slurmd_port = _free_port(), _free_port()
+        gres = f"gpu:{len(FAKE_GPU_FILES)}"
         self.conf.write_text(
             f"""# Written by tests/cluster/slurm_cluster.py: a throw-away one-node cluster.
 ClusterName=onepasstest
@@ -173,7 +180,7 @@ SlurmdParameters=config_overrides
 # Keep finished jobs visible to squeue/scontrol: the profile follows jobs with squeue.
 MinJobAge=600
 GresTypes=gpu
-NodeName={NODE} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} Gres=gpu:{len(FAKE_GPU_FILES)} State=UNKNOWN
+NodeName={NODE} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} Gres={gres} State=UNKNOWN
 PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
 """
         )
@@ -181,10 +188,44 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
             "".join(f"NodeName={NODE} Name=gpu File={path}\n" for path in FAKE_GPU_FILES)
         )
 
+    def _acquire_machine_lock(self, timeout: float = LOCK_TIMEOUT_S) -> None:
+        """Wait (up to `timeout` s) until no other test cluster runs on this machine; see LOCK_FILE.
+
+        An flock dies with its process, so a crashed run never leaves the lock behind.
+        """
+        fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    holder = LOCK_FILE.read_text().strip() or "unknown"
+                    raise ClusterError(
+                        f"another SLURM test cluster (pid {holder}) held {LOCK_FILE} for over {timeout:.0f} s"
+                    ) from None
+                if not announced:
+                    self.log(f"waiting for another SLURM test cluster on this machine ({LOCK_FILE})")
+                    announced = True
+                time.sleep(1)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _release_machine_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.ftruncate(self._lock_fd, 0)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def _link_system_conf(self) -> None:
         if SYSTEM_CONF.is_symlink():
-            # A stale link from an earlier run that died without cleaning up: replace it only if
-            # it points into a (vanished or live) test folder of ours.
+            # A stale link from an earlier run that died without cleaning up (we hold the machine
+            # lock, so no live cluster uses it): replace it only if it points into a test folder.
             target = os.readlink(SYSTEM_CONF)
             if "onepass-slurm-" not in target:
                 raise ClusterUnavailable(f"{SYSTEM_CONF} is a symlink to {target}, not ours; not touching it")
@@ -200,9 +241,7 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
     def _spawn(self, name: str, cmd: list[str]) -> None:
         out = open(self.root / "log" / f"{name}.out", "w")  # the child keeps its own copy
         # Own session: a Ctrl-C aimed at pytest does not hit the daemons before we stop them in order.
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
-        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         out.close()
         self.procs[name] = proc
         self.log(f"started {name} (pid {proc.pid})")
@@ -235,10 +274,11 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
         reason = unavailable_reason()
         if reason:
             raise ClusterUnavailable(reason)
-        if install:
-            install_slurm(self.log)
         atexit.register(self.stop)
         try:
+            self._acquire_machine_lock()  # also keeps two apt-get runs apart
+            if install:
+                install_slurm(self.log)
             self.write_config()
             self._link_system_conf()
             self._spawn(
@@ -261,7 +301,9 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
         except BaseException:
             self.stop()
             raise
-        self.log(f"SLURM test cluster up: {self.cpus} CPUs, {self.memory_mb} MB, gpu:{len(FAKE_GPU_FILES)}, conf {self.conf}")
+        self.log(
+            f"SLURM test cluster up: {self.cpus} CPUs, {self.memory_mb} MB, gpu:{len(FAKE_GPU_FILES)}, conf {self.conf}"
+        )
         return self
 
     # -------------------------------------------------------------------------------- tear-down
@@ -280,9 +322,7 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
             return
         self._stopped = True
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
-            subprocess.run(
-                ["scancel", "--full", "--user", "root"], env=self.env, capture_output=True, timeout=20
-            )
+            subprocess.run(["scancel", "--full", "--user", "root"], env=self.env, capture_output=True, timeout=20)
             time.sleep(0.5)
         # Reverse start order: slurmd, slurmctld, then munged (which the other two talk to).
         for name in reversed(list(self.procs)):
@@ -301,6 +341,7 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
                 SYSTEM_CONF.parent.rmdir()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+        self._release_machine_lock()
         atexit.unregister(self.stop)
 
     def __enter__(self) -> SlurmCluster:
