@@ -226,3 +226,101 @@ def test_cli_help_and_one_line_errors(tmp_path):
     )
     assert done.returncode == 2 and "data.pt: missing" in done.stderr and len(done.stderr.splitlines()) == 1
     assert not (tmp_path / "x.parquet").exists()
+
+
+# ---------------------------------------------------------------- rules/hpo.smk (dry runs, no training)
+def hpo_snakefile(tmp_path: Path) -> Path:
+    """The repository's Snakefile if it includes rules/hpo.smk; else a copy that does (absolute paths).
+
+    Lets the HPO rules be tested before the lead wires them into the Snakefile, and unchanged after.
+    """
+    snakefile = REPO / "Snakefile"
+    text = snakefile.read_text()
+    if "rules/hpo.smk" in text:
+        return snakefile
+    text = text.replace('include: "rules/', f'include: "{REPO}/rules/')
+    text = text.replace('"workflow/schemas/', f'"{REPO}/workflow/schemas/')
+    text = text.replace(
+        f'include: "{REPO}/rules/tables.smk"\n',
+        f'include: "{REPO}/rules/tables.smk"\ninclude: "{REPO}/rules/hpo.smk"\n',
+    )
+    text = text.replace("        SCALARS,\n", "        SCALARS,\n        HPO_TARGETS,\n")
+    patched = tmp_path / "Snakefile"
+    patched.write_text(text)
+    return patched
+
+
+def dry_run(tmp_path: Path, config: dict, target: str = "hpo", check: bool = True) -> subprocess.CompletedProcess:
+    import yaml
+    from conftest import snakemake_command
+
+    config = {
+        "catalog": str(REPO / "config" / "datasets.yaml"),
+        "sources": str(REPO / "config" / "sources.yaml"),
+        "device": "cpu",
+        "tensorboard": False,
+        **config,
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    cmd = [*snakemake_command(), "-s", str(hpo_snakefile(tmp_path)), "-n", "--quiet", "rules"]
+    done = subprocess.run(
+        [*cmd, "--configfile", "config.yaml", "--", target], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+BAYESOPT_EXPERIMENT = {
+    "kind": "bayesopt",
+    "dataset": "uci_energy",
+    "repetitions": 2,
+    "random_trials": 2,
+    "guided_trials": 1,
+    "overrides": {"hyperparameter_steps": 3},
+}
+RAY_EXPERIMENT = {
+    "kind": "ray",
+    "enabled": False,
+    "dataset": "uci_energy",
+    "schedulers": ["ASHA", "PBT"],
+    "num_samples": 4,
+    "max_steps": 40,
+    "perturbation_interval": 10,
+    "cpus": 2,
+    "table": "AverageResults_Ray",
+    "figure": "HPOCurves_Ray",
+}
+
+
+def test_hpo_rules_plan_bayesopt_and_skip_disabled_ray(tmp_path):
+    from conftest import job_counts
+
+    config = {"experiments": {"BayesOpt_uci_energy": BAYESOPT_EXPERIMENT, "RayTune": RAY_EXPERIMENT}}
+    counts = job_counts(dry_run(tmp_path, config).stdout)
+    assert counts["bayesopt"] == 2 and counts["aggregate_bayesopt"] == 1
+    assert not any(name.startswith(("ray_", "aggregate_ray")) for name in counts)
+
+
+def test_hpo_rules_plan_enabled_ray(tmp_path):
+    from conftest import job_counts
+
+    ray_on = {**RAY_EXPERIMENT, "enabled": True}
+    counts = job_counts(dry_run(tmp_path, {"experiments": {"RayTune": ray_on}}).stdout)
+    assert counts["ray_search"] == 4  # {ASHA, PBT} x {Random, Ours_LR_Momentum}
+    assert counts["aggregate_ray"] == counts["ray_table"] == counts["ray_figure"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"repetitions": 0}, "experiments.BayesOpt_uci_energy.repetitions: must be a positive integer"),
+        ({"dataset": "uci_nothing"}, "experiments.BayesOpt_uci_energy.dataset: unknown dataset"),
+        ({"bounds": {"lr": [-6, -1]}}, "experiments.BayesOpt_uci_energy.bounds.lr: unknown"),
+        ({"trials": 3}, "experiments.BayesOpt_uci_energy.trials: unknown key"),
+    ],
+)
+def test_hpo_config_errors_name_the_key(tmp_path, change, message):
+    config = {"experiments": {"BayesOpt_uci_energy": {**BAYESOPT_EXPERIMENT, **change}}}
+    done = dry_run(tmp_path, config, check=False)
+    assert done.returncode != 0 and message in done.stdout + done.stderr
