@@ -451,9 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--penalty", type=float, default=None, help="objective of a diverged trial is -PENALTY")
     run.add_argument("--kappa", type=float, default=DEFAULT_KAPPA, help="UCB exploration (default %(default)s)")
     run.add_argument(
-        "--bounds", default=None, help='JSON, e.g. \'{"lr_log10": [-6, -1]}\' (keys: ' + ", ".join(DEFAULT_BOUNDS) + ")"
+        "--bounds", default=None, help="JSON, e.g. '{\"lr_log10\": [-6, -1]}' (keys: " + ", ".join(DEFAULT_BOUNDS) + ")"
     )
-    run.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training overrides, as onepass train")
+    run.add_argument(
+        "--set",
+        nargs="*",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training overrides (as onepass train)",
+    )
     run.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     run.add_argument("--quiet", action="store_true", help="no per-trial lines on stderr")
     agg = sub.add_parser("aggregate", help="repetition files -> results/scalars-style parquet + final CSV")
@@ -484,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except json.JSONDecodeError as error:
             raise BayesOptError(f"--bounds: not valid JSON ({error})") from None
         if bounds is not None and not isinstance(bounds, dict):
-            raise BayesOptError("--bounds: must be a JSON object like {\"lr_log10\": [-6, -1]}")
+            raise BayesOptError('--bounds: must be a JSON object like {"lr_log10": [-6, -1]}')
         payload = run_bayesopt(
             args.dataset_config,
             args.repetition,

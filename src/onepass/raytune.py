@@ -584,7 +584,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-cpus", type=int, default=None, help="CPUs given to Ray (default: all)")
     run.add_argument("--max-concurrent", type=int, default=0, help="limit concurrent trials (0: Ray decides)")
     run.add_argument("--experiment", default=None, help="experiment name recorded in the JSON")
-    run.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training overrides, as onepass train")
+    run.add_argument(
+        "--set",
+        nargs="*",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training overrides (as onepass train)",
+    )
     agg = sub.add_parser("aggregate", help="search outputs -> results/scalars-style parquet + final CSV")
     agg.add_argument("--experiment", required=True)
     agg.add_argument("--parquet", required=True)
