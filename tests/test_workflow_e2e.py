@@ -40,7 +40,8 @@ def test_test_config_end_to_end(repo_root, snakemake_cmd, data_mirror, tmp_path)
             assert (runs / f"{chunk}{suffix}").is_file(), f"missing {chunk}{suffix}"
     for chunk in ("Sensitivity_T1_i1", "Sensitivity_T2_i1", "Sensitivity_T2_i2"):
         assert (tmp_path / "results" / "runs" / chunk / "DiffThroughOpt" / "seeds000-001.json").is_file()
-    assert not (tmp_path / "results" / "runs" / "Sensitivity_T1_i2").exists()
+    assert (tmp_path / "results" / "runs" / "Sensitivity_T1_i2" / "Ours_LR_Momentum").is_dir()
+    assert not (tmp_path / "results" / "runs" / "Sensitivity_T1_i2" / "DiffThroughOpt").exists()  # i > T
 
     # aggregates: every run once, every algorithm, the overrides applied (5 windows of 10 steps)
     scalars = tmp_path / "results" / "scalars"
