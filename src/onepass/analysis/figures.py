@@ -100,12 +100,23 @@ def _legend_below(ax, note: str | None = None, ncol: int = 2) -> None:
 
 
 def _plain_log_ticks(ax, axis: str = "y") -> None:
-    """Plain numbers (3, 4, 10, 20) instead of 2×10^1 on log axes: easier to read in print."""
+    """Plain numbers (3, 4, 10, 20) instead of 2×10^1 on log axes: easier to read in print.
+
+    Minor ticks are all labelled on axes spanning under half a decade, only those with leading
+    digit 2, 3 or 5 up to one and a half decades, and none beyond, so wide axes stay uncluttered.
+    """
     from matplotlib.ticker import FuncFormatter
 
+    def limits() -> tuple[float, float]:
+        return ax.get_ylim() if axis == "y" else ax.get_xlim()
+
     def minor(v: float, _: object) -> str:
-        lead = f"{v:e}"[0]
-        return f"{v:g}" if lead in "235" else ""
+        lo, hi = limits()
+        if lo <= 0 or hi / lo > 10**1.5:
+            return ""
+        if hi / lo <= 10**0.5:  # a fraction of a decade: every minor tick carries the information
+            return f"{v:.3g}"
+        return f"{v:g}" if f"{v:e}"[0] in "235" else ""
 
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -432,6 +443,7 @@ def lr_figure(
     if not rows:
         raise ValueError(f"LR: no learning-rate data for seed {seed}")
     ax.set_yscale("log")
+    _plain_log_ticks(ax, "y")
     ax.set_xlabel("Network Weight Update Step")
     ax.set_ylabel("Learning Rate")
     _legend_below(ax)
