@@ -52,6 +52,11 @@ rule bayesopt:
         python=PYTHON,
         arguments=lambda wildcards: _bayesopt_job(wildcards)["arguments"],
         repetition=lambda wildcards: int(wildcards.rep[3:]),
+        tensorboard=lambda wildcards: (
+            f"--tensorboard-dir results/tensorboard/{wildcards.experiment}/BayesOpt/{wildcards.rep}"
+            if config.get("tensorboard")
+            else ""
+        ),
         data_dir=lambda wildcards, input: str(Path(input.data).parent.parent),
     threads: lambda wildcards: _bayesopt_job(wildcards)["threads"]
     resources:
@@ -63,7 +68,7 @@ rule bayesopt:
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
         "{params.python:q} -m onepass.bayesopt run --repetition {params.repetition} {params.arguments} "
-        "--threads {threads} --quiet --data-dir {params.data_dir:q} --out {output.parquet:q} > {log:q} 2>&1"
+        "{params.tensorboard} --threads {threads} --quiet --data-dir {params.data_dir:q} --out {output.parquet:q} > {log:q} 2>&1"
 
 
 rule aggregate_bayesopt:

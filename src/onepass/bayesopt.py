@@ -162,6 +162,7 @@ def run_bayesopt(
     penalty: float | None = None,
     kappa: float = DEFAULT_KAPPA,
     experiment: str | None = None,
+    tensorboard_dir: str | Path | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Run one BayesOpt repetition; write ``out`` (.parquet and .json) if given; return the JSON payload.
@@ -169,6 +170,7 @@ def run_bayesopt(
     ``overrides`` are training settings (as ``onepass train --set``), applied to every trial before
     the proposed lr/weight_decay/momentum. lr clipping is off unless the overrides set it, as in the
     authors' BayesOpt runs. The payload's ``frame`` key (not written to the JSON) holds the table.
+    ``tensorboard_dir``: also write each trial's TensorBoard events to ``DIR/trial<k>/`` (own steps).
     """
     import torch
     from bayes_opt import BayesianOptimization
@@ -239,7 +241,8 @@ def run_bayesopt(
         natural = natural_hyperparameters(params)
         config = build_config(dataset_config, {**base_overrides, **natural})
         seed = trial_seed(repetition, trial)
-        run = TrainingRun(config, algorithm, seed, data, torch_device)
+        tb = Path(tensorboard_dir) / f"trial{trial}" if tensorboard_dir is not None else None
+        run = TrainingRun(config, algorithm, seed, data, torch_device, tensorboard_dir=tb)
         result = run.run()
         loss = result.final_full_validation_loss
         penalised = result.status != "ok" or loss is None or not math.isfinite(loss)
@@ -448,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", default="resources/data", help="folder holding <dataset>/{data,targets}.pt")
     run.add_argument("--device", default="auto", help="cpu, cuda or auto (default %(default)s)")
     run.add_argument("--experiment", default=None, help="experiment name recorded in the JSON")
+    run.add_argument("--tensorboard-dir", default=None, help="also write TensorBoard events to DIR/trial<k>/")
     run.add_argument("--penalty", type=float, default=None, help="objective of a diverged trial is -PENALTY")
     run.add_argument("--kappa", type=float, default=DEFAULT_KAPPA, help="UCB exploration (default %(default)s)")
     run.add_argument(
@@ -505,6 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             penalty=args.penalty,
             kappa=args.kappa,
             experiment=args.experiment,
+            tensorboard_dir=args.tensorboard_dir,
             progress=not args.quiet,
         )
     except (ValueError, OSError, AggregationError) as error:  # config, data, output: one line
