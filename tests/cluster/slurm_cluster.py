@@ -13,6 +13,9 @@ without an accounting database, the tests start a real (if tiny) cluster from De
   manager + `atexit`);
 * wait until `sinfo` shows the node idle; if it never does, raise with the daemons' logs.
 
+Only one such cluster runs on a machine at a time (an flock on LOCK_FILE; a second one waits),
+because of the machine-wide symlink below.
+
 The executor plugin's job step does not pass `SLURM_CONF` on, so `srun`/`scontrol` inside a job
 read `/etc/slurm/slurm.conf`: we point a symlink there at our file, and remove it afterwards only if
 we created it. A real `/etc/slurm/slurm.conf` is never touched (`ClusterUnavailable` instead).
