@@ -6,6 +6,7 @@ UCI Energy is built from the shared raw mirror with plain numpy, independently o
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -30,6 +31,10 @@ from onepass.bayesopt import (
 torch.set_num_threads(1)  # tiny models: one thread is fastest, and the suite shares 2 cores
 MIRROR = Path(os.environ.get("ONEPASS_DATA_MIRROR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 REPO = Path(__file__).resolve().parents[1]
+NEEDS_BAYES_OPT = pytest.mark.skipif(
+    importlib.util.find_spec("bayes_opt") is None,
+    reason="bayesian-optimization is not installed (extra: pip install .[bayesopt])",
+)
 TINY = {"hyperparameter_steps": 3}  # 30 weight steps per trial
 T_H = 30
 
@@ -53,6 +58,7 @@ def data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def repetitions(data_dir, tmp_path_factory):
     """Two repetitions x 3 trials (2 random + 1 guided), as config/test.yaml declares them."""
+    pytest.importorskip("bayes_opt", reason="bayesian-optimization is not installed (extra: pip install .[bayesopt])")
     out = tmp_path_factory.mktemp("bo")
     return [
         run_bayesopt("uci_energy", r, 2, 1, data_dir, out / f"rep{r:03d}.parquet", "cpu", TINY, experiment="BO")
@@ -148,6 +154,7 @@ def test_aggregation_feeds_tables_and_hpo_curves(repetitions, tmp_path):
     assert np.all(np.diff(curve["median"].to_numpy()) <= 1e-12)  # best so far only improves
 
 
+@NEEDS_BAYES_OPT
 def test_a_diverged_trial_gets_the_penalty(data_dir, tmp_path):
     payload = run_bayesopt(
         "uci_energy",
@@ -168,6 +175,7 @@ def test_a_diverged_trial_gets_the_penalty(data_dir, tmp_path):
     assert json.loads((tmp_path / "rep.json").read_text())["runs"][0]["objective"] == -150.0
 
 
+@NEEDS_BAYES_OPT
 def test_bad_settings_name_the_key(data_dir):
     with pytest.raises(BayesOptError, match="bounds.lr_log10"):
         run_bayesopt("uci_energy", 0, 1, 0, data_dir, None, "cpu", TINY, bounds={"lr_log10": [0, -1]})
