@@ -31,6 +31,7 @@ try:
 except WorkflowError as error:
     raise ConfigError(schema_error_message(error)) from None
 PLAN, EXPERIMENT_NAMES = build_plan(config, CATALOG)
+TRAINING_EXPERIMENTS_PATTERN = alternation(PLAN)
 
 # Training needs its experiment, algorithm and chunk to look like this; the constraints keep
 # `results/scalars/{experiment}.parquet` and the run paths from matching each other's files.
@@ -45,6 +46,7 @@ include: "rules/train.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"
 include: "rules/tables.smk"
+include: "rules/hpo.smk"
 
 
 SCALARS = [f"results/scalars/{name}{suffix}" for name in PLAN for suffix in (".parquet", "_final.csv")]
@@ -56,12 +58,14 @@ localrules:
 
 
 rule all:
-    """Every figure and table the config enables, plus the aggregate of every training experiment."""
+    """Every figure and table the config enables, the aggregate of every training experiment and
+    every enabled black-box baseline (rules/hpo.smk)."""
     default_target: True
     input:
         [f"results/figures/{name}.pdf" for name in config.get("figures") or {}],
         [f"results/tables/{name}.{ext}" for name in config.get("tables") or {} for ext in ("tex", "csv")],
         SCALARS,
+        HPO_TARGETS,
 
 
 rule scalars:

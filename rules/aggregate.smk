@@ -19,6 +19,9 @@ rule aggregate:
         "logs/aggregate/{experiment}.log",
     benchmark:
         "results/benchmarks/aggregate/{experiment}.tsv"
+    wildcard_constraints:
+        # only training experiments: BayesOpt/Ray aggregates (rules/hpo.smk) share the path pattern
+        experiment=TRAINING_EXPERIMENTS_PATTERN,
     params:
         experiment=lambda wildcards: wildcards.experiment,
         algorithm_order=ALGORITHMS,

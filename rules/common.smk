@@ -5,6 +5,7 @@
 # input functions are single dict look-ups: a dry run of the paper must stay within seconds.
 import json
 import math
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -402,6 +403,11 @@ def train_resource(name):
         return value * attempt if name in ("mem_mb", "runtime") else value
 
     return resource
+
+
+def alternation(names):
+    """A regex matching exactly these names (or nothing), for wildcard constraints."""
+    return "|".join(re.escape(name) for name in names) if names else "(?!x)x"
 
 
 def aggregate_inputs(wildcards):
