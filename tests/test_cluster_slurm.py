@@ -84,25 +84,26 @@ def start_snakemake(workdir: Path, args: list[str], env: dict | None) -> subproc
     out = open(workdir / "snakemake.out", "w")  # the child keeps its own copy
     proc = subprocess.Popen([*SNAKEMAKE, *args], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     out.close()
-    proc.args_for_report = args
     return proc
 
 
 def finish_snakemake(proc: subprocess.Popen, workdir: Path, timeout: float) -> str:
     """Wait for snakemake; on failure or timeout, fail with its output and the SLURM job logs."""
+    status = None
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.terminate()  # snakemake cancels its SLURM jobs on SIGTERM
         proc.wait(timeout=30)
+        status = f"timed out after {timeout:.0f} s"
     out = (workdir / "snakemake.out").read_text(errors="replace")
-    if proc.returncode != 0:
+    if status or proc.returncode != 0:
         logs = "\n".join(
             f"--- {p.relative_to(workdir)}\n{p.read_text(errors='replace')[-2000:]}"
             for p in sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
         )
         pytest.fail(
-            f"snakemake {' '.join(proc.args_for_report)} failed ({proc.returncode}) in {workdir}:\n"
+            f"{' '.join(map(str, proc.args))} {status or f'failed ({proc.returncode})'} in {workdir}:\n"
             f"{out[-8000:]}\n{logs}"
         )
     return out
