@@ -76,6 +76,7 @@ def workdir(tmp_path_factory):
     for name in ("figures.smk", "tables.smk"):
         shutil.copy(REPO / "rules" / name, wd / "rules" / name)
     shutil.copytree(REPO / "workflow" / "report", wd / "workflow" / "report")
+    shutil.copy(REPO / "environment.yml", wd / "environment.yml")  # the rules' conda: directive
     (wd / "workflow" / "schemas").mkdir()
     shutil.copy(REPO / "workflow" / "schemas" / "figures.schema.yaml", wd / "workflow" / "schemas")
     (wd / "workflow" / "scripts").mkdir(parents=True)

@@ -45,6 +45,7 @@ from .stats import (
     step_interpolate,
     with_random_3batched,
 )
+from .targets import FIGURE_NEEDS_FINAL, FIGURE_NEEDS_SCALARS
 
 FIGURE_KINDS = (
     "CDF",
@@ -58,9 +59,9 @@ FIGURE_KINDS = (
     "ProofOfConcept",
 )
 
-#: Which aggregated inputs each kind reads (used by rules/figures.smk through captions.py too).
-NEEDS_FINAL = {"CDF", "CDF_Error", "Envelope", "HPOCurves", "Runtime", "LR", "Sensitivity", "ProofOfConcept"}
-NEEDS_SCALARS = {"Envelope", "HPOCurves", "LR", "ProofOfConcept"}
+#: Which aggregated inputs each kind reads (the rules wire them through onepass.analysis.targets).
+NEEDS_FINAL = FIGURE_NEEDS_FINAL
+NEEDS_SCALARS = FIGURE_NEEDS_SCALARS
 
 ADAM_LR = 0.05
 ADAM_EPS = 1e-8

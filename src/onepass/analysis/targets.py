@@ -1,0 +1,240 @@
+"""Input wiring of the figure/table rules (rules/figures.smk, rules/tables.smk).
+
+Standard library only and free of Snakemake imports: the rule files build one
+:class:`Planner` from the config and the pipeline's planning helpers and call it from lambdas,
+which keeps the rule files lint-clean and lets this logic be unit tested.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+#: Which aggregated inputs each figure kind reads (see onepass.analysis.figures.build_figure).
+FIGURE_NEEDS_FINAL = frozenset(
+    {"CDF", "CDF_Error", "Envelope", "HPOCurves", "Runtime", "LR", "Sensitivity", "ProofOfConcept"}
+)
+FIGURE_NEEDS_SCALARS = frozenset({"Envelope", "HPOCurves", "LR", "ProofOfConcept"})
+_NEVER = "(?!x)x"  # a regex matching nothing: no configured names, no targets
+
+
+def scalars_path(experiment: str, final: bool = False) -> str:
+    return f"results/scalars/{experiment}{'_final.csv' if final else '.parquet'}"
+
+
+class Planner:
+    """Resolves configured figure/table names into input files and script parameters.
+
+    ``experiment_names`` expands a grid experiment into its cells (rules/common.smk);
+    ``experiment_cell`` gives a cell's grid values; ``producible(path)`` says whether some rule
+    other than the generic aggregation can make a file; ``planned(experiment)`` whether the
+    experiment is a planned training experiment.  All are optional.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        experiment_names: Callable[[str], Sequence[str]] | None = None,
+        experiment_cell: Callable[[str], Mapping[str, Any]] | None = None,
+        producible: Callable[[str], bool] | None = None,
+        planned: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.config = config
+        self.experiment_names = experiment_names
+        self.experiment_cell = experiment_cell
+        self.producible = producible or (lambda path: False)
+        self.planned = planned or (lambda experiment: False)
+
+    # ------------------------------------------------------------------------------ common
+    @property
+    def experiments(self) -> Mapping[str, Any]:
+        return self.config.get("experiments") or {}
+
+    def name_pattern(self, section: str) -> str:
+        """Regex of the configured target names of ``figures`` or ``tables`` (wildcard constraint)."""
+        names = list((self.config.get(section) or {}).keys())
+        return "|".join(re.escape(n) for n in names) if names else _NEVER
+
+    def spec(self, section: str, name: str) -> Mapping[str, Any]:
+        spec = (self.config.get(section) or {}).get(name)
+        if not isinstance(spec, Mapping) or "kind" not in spec:
+            raise ValueError(f"config {section}.{name}: missing, or without 'kind'")
+        return spec
+
+    def expand(self, experiments: Sequence[str]) -> list[str]:
+        """Grid experiments become their cells; plain ones stay."""
+        out: list[str] = []
+        for e in experiments:
+            out += list(self.experiment_names(e)) if self.experiment_names else [e]
+        return out
+
+    def available(self, experiment: str) -> bool:
+        """A non-training experiment (BayesOpt, Ray) can be used once its aggregate exists or a rule makes it."""
+        entry = self.experiments.get(experiment)
+        if not isinstance(entry, Mapping) or not entry.get("enabled", True):
+            return False
+        path = scalars_path(experiment, final=True)
+        return (
+            os.path.exists(path)
+            or os.path.exists(scalars_path(experiment))
+            or self.planned(experiment)
+            or self.producible(path)
+            or self.producible(scalars_path(experiment))
+        )
+
+    # ----------------------------------------------------------------------------- figures
+    def figure_spec(self, name: str) -> Mapping[str, Any]:
+        return self.spec("figures", name)
+
+    def figure_experiments(self, name: str) -> list[str]:
+        return self.expand(list(self.figure_spec(name).get("experiments") or []))
+
+    def bayesopt_experiments(self, name: str) -> list[str]:
+        """BayesOpt experiments of an HPOCurves figure that are available (default BayesOpt_<exp>)."""
+        spec = self.figure_spec(name)
+        wanted = spec.get("bayesopt")
+        if wanted is None:
+            wanted = [f"BayesOpt_{e}" for e in spec.get("experiments") or []]
+        return [e for e in wanted if self.available(e)]
+
+    @staticmethod
+    def comparison_of(spec: Mapping[str, Any]) -> str:
+        return str(spec.get("comparison") or (spec.get("experiments") or ["HypergradientComparison"])[0])
+
+    def figure_inputs(self, name: str) -> dict[str, list[str]]:
+        """Named inputs of one figure by kind: final, scalars, bayesopt_scalars, hypergradients."""
+        spec = self.figure_spec(name)
+        kind = spec["kind"]
+        exps = self.figure_experiments(name)
+        inputs: dict[str, list[str]] = {}
+        if kind in FIGURE_NEEDS_FINAL:
+            inputs["final"] = [scalars_path(e, final=True) for e in exps]
+        if kind in FIGURE_NEEDS_SCALARS:
+            inputs["scalars"] = [scalars_path(e) for e in exps]
+        if kind == "HPOCurves":
+            inputs["bayesopt_scalars"] = [scalars_path(e) for e in self.bayesopt_experiments(name)]
+        if kind == "Hypergradients":
+            inputs["hypergradients"] = [f"results/hypergradients/{self.comparison_of(spec)}.csv"]
+        return inputs
+
+    def figure_cells(self, name: str) -> dict[str, list[int] | None] | None:
+        """(T, i) of every grid cell of the figure's experiments (None: a non-grid experiment)."""
+        if self.experiment_cell is None:
+            return None
+        cells: dict[str, list[int] | None] = {}
+        for e in self.figure_experiments(name):
+            c = self.experiment_cell(e) or {}
+            ok = "network_weight_steps" in c and "lookback" in c
+            cells[e] = [int(c["network_weight_steps"]), int(c["lookback"])] if ok else None
+        return cells
+
+    def figure_labels(self, name: str, sidecar: str) -> dict[str, str]:
+        """Report labels, including "k of N" diverged runs read from the sidecar once it exists."""
+        return {
+            "figure": name,
+            "kind": str(self.figure_spec(name)["kind"]),
+            "diverged runs": divergence_summary(sidecar),
+        }
+
+    # ---------------------------------------------------------------------- hypergradients
+    def hypergradient_pattern(self) -> str:
+        names = sorted(
+            {
+                self.comparison_of(s)
+                for s in (self.config.get("figures") or {}).values()
+                if isinstance(s, Mapping) and s.get("kind") == "Hypergradients"
+            }
+        )
+        return "|".join(re.escape(n) for n in names) if names else _NEVER
+
+    def hypergradient_settings(self, comparison: str) -> dict[str, Any]:
+        """comparison_table arguments from the experiment entry, overridden by figure options.
+
+        Entry keys (config/paper.yaml ``HypergradientComparison``): dataset, seeds (a count or a
+        list), network_weight_steps (list of T), lookbacks (list of i; default 1..max T; only
+        i <= T is computed), or the two lists under ``grid`` (network_weight_steps, lookback).
+        """
+        entry = dict(self.experiments.get(comparison) or {})
+        grid = entry.get("grid") or {}
+        steps = list(entry.get("network_weight_steps", grid.get("network_weight_steps", range(1, 11))))
+        settings: dict[str, Any] = {
+            "dataset_config": entry.get("dataset", "uci_energy"),
+            "network_weight_steps": steps,
+            "lookbacks": list(entry.get("lookbacks", grid.get("lookback", range(1, max(steps) + 1)))),
+            "seeds": entry.get("seeds", 50),
+            "data_dir": self.config.get("data_dir", "resources/data"),
+        }
+        for spec in (self.config.get("figures") or {}).values():
+            if (
+                isinstance(spec, Mapping)
+                and spec.get("kind") == "Hypergradients"
+                and self.comparison_of(spec) == comparison
+            ):
+                for key in ("dataset_config", "network_weight_steps", "lookbacks", "seeds"):
+                    if key in spec:
+                        settings[key] = spec[key]
+        if isinstance(settings["seeds"], int):
+            settings["seeds"] = list(range(settings["seeds"]))
+        return settings
+
+    def hypergradient_data(self, comparison: str) -> str:
+        settings = self.hypergradient_settings(comparison)
+        return f"{settings['data_dir']}/{settings['dataset_config']}/data.pt"
+
+    # ------------------------------------------------------------------------------ tables
+    def table_spec(self, name: str) -> Mapping[str, Any]:
+        return self.spec("tables", name)
+
+    def table_skipped(self, name: str) -> list[str]:
+        """Declared non-training experiments (BayesOpt, Ray) not available yet: left out, named in the note."""
+        skipped = []
+        for e in self.table_spec(name).get("experiments") or []:
+            entry = self.experiments.get(e)
+            if isinstance(entry, Mapping) and entry.get("kind", "train") != "train" and not self.available(e):
+                skipped.append(e)
+        return skipped
+
+    def table_inputs(self, name: str) -> dict[str, list[str]]:
+        spec = self.table_spec(name)
+        skipped = set(self.table_skipped(name))
+        exps = self.expand([e for e in spec.get("experiments") or [] if e not in skipped])
+        inputs = {"final": [scalars_path(e, final=True) for e in exps]}
+        metrics = list(spec.get("metrics") or []) + [spec.get("metric")]
+        if spec["kind"] == "AverageErrors" or "Error/Test" in metrics:  # best error needs every step
+            inputs["scalars"] = [scalars_path(e) for e in exps]
+        return inputs
+
+    def table_labels(self, name: str, csv_path: str) -> dict[str, str]:
+        return {
+            "table": name,
+            "kind": str(self.table_spec(name)["kind"]),
+            "diverged runs": divergence_summary(csv_path),
+        }
+
+
+def divergence_summary(csv_path: str) -> str:
+    """ "k of N" from a sidecar/table CSV with ``n_runs``/``n_diverged`` columns ("n/a" if absent).
+
+    Rows repeat per plotted point, so counts are taken once per (block, experiment, algorithm,
+    role).
+    """
+    try:
+        with open(csv_path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError:
+        return "n/a"
+    seen: dict[tuple[str, ...], tuple[int, int]] = {}
+    for row in rows:
+        if "n_runs" not in row or "n_diverged" not in row or row.get("role") == "reference":
+            continue
+        key = tuple(row.get(k, "") for k in ("block", "experiment", "algorithm", "hyperparameter"))
+        try:
+            seen[key] = (int(float(row["n_diverged"])), int(float(row["n_runs"])))
+        except ValueError:
+            continue
+    if not seen:
+        return "n/a"
+    return f"{sum(d for d, _ in seen.values())} of {sum(n for _, n in seen.values())}"
