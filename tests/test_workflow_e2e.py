@@ -56,7 +56,7 @@ def test_test_config_end_to_end(repo_root, snakemake_cmd, data_mirror, tmp_path)
     assert table.column_names == ["algorithm", "seed", "step", "tag", "value", "wall_time"]
     assert table.num_rows > 0
     sensitivity = pd.read_csv(scalars / "Sensitivity_T2_i1_final.csv")
-    assert len(sensitivity) == 2 and (sensitivity["steps_completed"] == 2 * 3).all()
+    assert len(sensitivity) == 4 and (sensitivity["steps_completed"] == 2 * 3).all()  # 2 algorithms x 2 seeds
 
     # figures and tables the config asks for
     for name in config.get("figures") or {}:
