@@ -213,6 +213,9 @@ def check_config(cfg, catalog):
             missing = [alg for alg in algorithms if alg not in experiment["seeds"]]
             if missing:
                 _fail(f"{base}.seeds", f"no seed count for {', '.join(missing)} and no 'default'")
+        for key in ("overrides", "algorithm_overrides", "grid", "grid_where", "grid_derived"):
+            if experiment.get(key) is not None and not isinstance(experiment[key], dict):
+                _fail(f"{base}.{key}", f"must be a mapping, got {experiment[key]!r}")
         for key in ("algorithm_overrides", "grid_where"):
             for algorithm in experiment.get(key) or {}:
                 if algorithm not in algorithms:
