@@ -41,7 +41,19 @@ GRID_SHORT_NAMES = {
 # training expansion below skips them.
 TRAIN_KIND = "train"
 
-PYTHON = config.get("python") or sys.executable
+
+def default_python():
+    """The interpreter of the environment running Snakemake, named stably.
+
+    `<prefix>/bin/python` rather than sys.executable: `.venv/bin/snakemake` runs `.venv/bin/python3`
+    and `python -m snakemake` runs `.venv/bin/python`; as a rule parameter, the two spellings would
+    make Snakemake rerun every finished job after switching entry points.
+    """
+    candidate = Path(sys.prefix) / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+PYTHON = config.get("python") or default_python()
 
 
 class ConfigError(ValueError):

@@ -18,6 +18,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{experiment}/{algorithm}/{chunk}.tsv"
     params:
+        python=PYTHON,
         arguments=train_arguments,
         data_dir=lambda wildcards, input: str(Path(input.data).parent.parent),
     threads: lambda wildcards: train_job(wildcards)[0]["threads"]
@@ -29,5 +30,5 @@ rule train:
         "../environment.yml"
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-        "{PYTHON:q} -m onepass train --algorithm {wildcards.algorithm} {params.arguments} "
+        "{params.python:q} -m onepass train --algorithm {wildcards.algorithm} {params.arguments} "
         "--data-dir {params.data_dir:q} --out {output.parquet:q} > {log:q} 2>&1"
