@@ -60,14 +60,14 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_broken_config_fails_before_any_job(repo_root, snakemake_cmd, data_mirror, tmp_path, case):
+def test_broken_config_fails_before_any_job(repo_root, snakemake_cmd, tmp_path, case):
     edit, expected = CASES[case]
     base = yaml.safe_load((repo_root / "config/test.yaml").read_text())
     config_file = tmp_path / "broken.yaml"
     config_file.write_text(yaml.safe_dump(_broken(base, edit)))
     result = run_snakemake(
         snakemake_cmd,
-        ["--cores", "1", "--configfile", str(config_file), "--config", f"data_mirror={data_mirror}"],
+        ["--cores", "1", "--configfile", str(config_file)],
         cwd=tmp_path, check=False,
     )
     output = result.stdout + result.stderr
