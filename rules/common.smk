@@ -262,7 +262,8 @@ def build_plan(cfg, catalog):
     """Expand training experiments into sub-experiments, algorithms and seed chunks.
 
     Returns (plan, names): plan[sub_experiment] = {"dataset", "parent", "cell", "algorithms":
-    {algorithm: {"chunks": {chunk: "a-b"}, "sets": str, "threads", "gpu", "mem_mb", "runtime"}}};
+    {algorithm: {"chunks": {chunk: "a-b"}, "sets": str, "threads", "gpu", "mem_mb",
+    "runtime_overhead", "runtime_per_seed"}}};
     names[experiment] = its sub-experiment names (itself when it has no grid); a grid cell where
     `grid_where` leaves no algorithm is not a sub-experiment.
     Overrides merge in this order: experiment overrides, algorithm_overrides[algorithm], the grid
@@ -311,9 +312,9 @@ def build_plan(cfg, catalog):
                     "threads": int(entry["threads"]),
                     "gpu": 1 if entry["gpu"] else 0,
                     "mem_mb": int(per_algorithm(entry["mem_mb"], algorithm, f"catalog.{dataset}.mem_mb")),
-                    "runtime": int(
-                        math.ceil(entry["runtime_overhead"] + per_seed * min(chunk_size, n_seeds) * scale)
-                    ),
+                    # minutes: overhead + per seed x seeds of the chunk (train_resource)
+                    "runtime_overhead": entry["runtime_overhead"],
+                    "runtime_per_seed": per_seed * scale,
                 }
             if not algorithms:  # every algorithm filtered out by grid_where: no such cell
                 continue
@@ -409,11 +410,18 @@ def train_arguments(wildcards):
     return " ".join(words)
 
 
+def chunk_runtime(job, seeds):
+    """Minutes one chunk may take: overhead + per-seed minutes x the seeds of *this* chunk."""
+    first, last = (int(part) for part in seeds.split("-"))
+    return int(math.ceil(job["runtime_overhead"] + job["runtime_per_seed"] * (last - first + 1)))
+
+
 def train_resource(name):
     """A resource callable reading the planned value (gpu, mem_mb or runtime) of the job."""
 
     def resource(wildcards, attempt):
-        value = train_job(wildcards)[0][name]
+        job, seeds = train_job(wildcards)
+        value = chunk_runtime(job, seeds) if name == "runtime" else job[name]
         # a retried job (`--retries`) gets proportionally more time and memory
         return value * attempt if name in ("mem_mb", "runtime") else value
 

@@ -169,3 +169,49 @@ def test_lint_of_pipeline_rules(repo_root, snakemake_cmd, tmp_path):
         assert not any(
             line.startswith("Lints for") and part in line for line in output.splitlines()
         ), f"lints for {part}:\n{output}"
+
+
+def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
+    """gpu, threads, mem_mb and runtime of training jobs follow config/datasets.yaml."""
+    config = {
+        "experiments": {
+            "fmnist": {"dataset": "fashion_mnist", "algorithms": ["Random"], "seeds": 25},
+            "uci": {"dataset": "uci_energy", "algorithms": ["Ours_HDLR_Momentum"], "seeds": 3,
+                    "overrides": {"network_weight_steps": 5}},
+        },
+        "figures": {},
+        "tables": {},
+    }
+    config_file = tmp_path / "resources.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    result = run_snakemake(snakemake_cmd, ["-n", "--configfile", str(config_file)], cwd=tmp_path)
+    jobs = {}
+    output_path = None
+    for line in result.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("output: results/runs/"):
+            output_path = line.split()[1].rstrip(",")
+        elif line.startswith("threads:") and output_path:
+            jobs.setdefault(output_path, {})["threads"] = int(line.split()[1])
+        elif line.startswith("resources:") and output_path:
+            pairs = dict(item.split("=", 1) for item in line[len("resources:"):].replace(" ", "").split(","))
+            jobs.setdefault(output_path, {}).update(pairs)
+            output_path = None
+    catalog = yaml.safe_load((repo_root / "config/datasets.yaml").read_text())
+    fmnist = catalog["datasets"]["fashion_mnist"]
+    # 25 seeds in chunks of 10: 10, 10, 5 seeds
+    assert sorted(path for path in jobs if "fmnist" in path) == [
+        f"results/runs/fmnist/Random/{chunk}.parquet" for chunk in ("seeds000-009", "seeds010-019", "seeds020-024")
+    ]
+    big, small = jobs["results/runs/fmnist/Random/seeds000-009.parquet"], jobs[
+        "results/runs/fmnist/Random/seeds020-024.parquet"]
+    assert big["gpu"] == "1" and big["mem_mb"] == str(fmnist["mem_mb"])
+    per_seed = fmnist["runtime_per_seed"]["default"]
+    assert int(big["runtime"]) == math.ceil(catalog["defaults"]["runtime_overhead"] + 10 * per_seed)
+    assert int(small["runtime"]) == math.ceil(catalog["defaults"]["runtime_overhead"] + 5 * per_seed)
+    uci = jobs["results/runs/uci/Ours_HDLR_Momentum/seeds000-002.parquet"]
+    entry = catalog["_uci"]
+    assert uci["gpu"] == "0" and uci["mem_mb"] == str(entry["mem_mb"]["Ours_HDLR_Momentum"])
+    # T=5 instead of 10 halves the length, and with it the runtime
+    expected = catalog["defaults"]["runtime_overhead"] + 3 * entry["runtime_per_seed"]["Ours_HDLR_Momentum"] * 0.5
+    assert int(uci["runtime"]) == math.ceil(expected)
