@@ -45,6 +45,8 @@ rule fetch_raw:
         "logs/data/fetch_raw/{dataset}/{filename}.log",
     benchmark:
         "results/benchmarks/data/fetch_raw/{dataset}/{filename}.tsv"
+    conda:
+        "../environment.yml"
     script:
         "../workflow/scripts/fetch_source.py"
 
@@ -65,6 +67,8 @@ rule preprocess_uci:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
         mem_mb=1000,
+    conda:
+        "../environment.yml"
     script:
         "../workflow/scripts/preprocess_dataset.py"
 
@@ -85,6 +89,8 @@ rule preprocess_images:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
         mem_mb=4000,
+    conda:
+        "../environment.yml"
     script:
         "../workflow/scripts/preprocess_dataset.py"
 
@@ -106,5 +112,7 @@ rule preprocess_text:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
         mem_mb=2000,
+    conda:
+        "../environment.yml"
     script:
         "../workflow/scripts/preprocess_dataset.py"

@@ -63,7 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--init-weights", default=None, help="start from this model state dict (torch.save of model.state_dict())"
     )
-    train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="configuration overrides (see below)")
+    train.add_argument(
+        "--set",
+        nargs="*",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="configuration overrides (see below); may be repeated, later values win",
+    )
     train.add_argument(
         "--threads",
         type=int,
