@@ -9,7 +9,7 @@ the first ``i`` terms of its Neumann series, ``sum_{j<i} (I - du/dw)^j``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -57,6 +57,7 @@ def neumann_hypergradient(
     hyperparameters: Tensors,
     validation_grad: Tensors,
     lookback: int,
+    transposed_jacobian_product: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
 ) -> list[torch.Tensor]:
     """Implicit hypergradient of the validation loss through the last update (Neumann series).
 
@@ -64,13 +65,18 @@ def neumann_hypergradient(
     weights. Computes ``p_0 = v``, ``p_j = p_{j-1} - (du/dw)^T p_{j-1}``, ``S = sum_{j<i} p_j`` and
     returns ``-(du/dlambda)^T S``: one retained graph and ``i`` vector-Jacobian products, which is
     why the method costs about as much as a few extra backward passes per hyperparameter step.
+    ``transposed_jacobian_product`` may supply ``(du/dw)^T p`` more cheaply than autograd through
+    ``update`` (HyperSGD uses the update's known structure).
     """
     if lookback < 1:
         raise ValueError(f"lookback must be >= 1, got {lookback}")
     term = [v.detach() for v in validation_grad]
     total = [v.clone() for v in term]
     for _ in range(lookback - 1):
-        jvp = torch.autograd.grad(update, weights_before, grad_outputs=term, retain_graph=True)
+        if transposed_jacobian_product is not None:
+            jvp = transposed_jacobian_product(term)
+        else:
+            jvp = torch.autograd.grad(update, weights_before, grad_outputs=term, retain_graph=True)
         term = [p - j for p, j in zip(term, jvp)]
         total = [s + p for s, p in zip(total, term)]
     grads = torch.autograd.grad(update, hyperparameters, grad_outputs=total, allow_unused=True)

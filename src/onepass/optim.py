@@ -284,11 +284,23 @@ class HyperSGD:
         update = scale_by_lr(direction, nat["lr"])
         with torch.no_grad():
             self._write_weights([w - u for w, u in zip(before, update)], direction)
-        after = [p.detach().requires_grad_() for p in self.params]
-        validation = self._functional(val_loss, after)
-        v = torch.autograd.grad(validation, after)
+        # The module now holds the new weights, and the graph above lives on the clones: the
+        # validation gradient can use the module directly (no functional_call needed).
+        validation = val_loss(self.model)
+        v = torch.autograd.grad(validation, self.params)
+        lr, wd = self._natural["lr"], self._natural["weight_decay"]
+
+        def transposed_jacobian_product(p: list[torch.Tensor]) -> list[torch.Tensor]:
+            # du/dw = diag(lr) (dg/dw + wd I), so (du/dw)^T p = (dg/dw)^T (lr * p) + wd (lr * p): a
+            # Hessian-vector product through the gradient's graph alone, fewer nodes than via u.
+            scaled = [eta * q for eta, q in zip(lr, p)] if isinstance(lr, list) else [lr * q for q in p]
+            hvp = torch.autograd.grad(grads, before, grad_outputs=scaled, retain_graph=True)
+            return [h + wd * q for h, q in zip(hvp, scaled)] if wd != 0 else list(hvp)
+
         raw = self.raw_tensors()
-        grads_raw = neumann_hypergradient(update, before, raw, v, self.lookback)
+        grads_raw = neumann_hypergradient(
+            update, before, raw, v, self.lookback, transposed_jacobian_product=transposed_jacobian_product
+        )
         return self._finish_hyperparameter_step(loss, grads_raw)
 
     def _exact_step(self, train_loss: LossClosure, val_loss: LossClosure | None, first: bool, last: bool) -> StepResult:
