@@ -38,7 +38,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 def copy_workflow(dest: Path) -> Path:
     """The repository's workflow (Snakefile, rules, scripts, config) in a fresh folder."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "workflow", "config"):
+    for name in ("Snakefile", "rules", "workflow", "config", "environment.yml"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -52,6 +52,7 @@ def data_only_workflow(dest: Path, experiments: dict) -> Path:
     (dest / "rules").mkdir(parents=True)
     shutil.copy2(REPO / "rules" / "data.smk", dest / "rules" / "data.smk")
     shutil.copytree(REPO / "workflow" / "scripts", dest / "workflow" / "scripts")
+    shutil.copy2(REPO / "environment.yml", dest / "environment.yml")  # the rules' conda: directive
     (dest / "Snakefile").write_text('configfile: "config.yaml"\n\ninclude: "rules/data.smk"\n')
     write_yaml(dest / "config.yaml", {"data_mirror": None, "experiments": experiments})
     return dest
