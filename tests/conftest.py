@@ -47,6 +47,25 @@ def data_mirror() -> Path:
     return path.resolve()
 
 
+@pytest.fixture(scope="session")
+def energy_data_dir(data_mirror: Path, tmp_path_factory) -> Path:
+    """A data folder holding real UCI Energy as `uci_energy/{data,targets}.pt`.
+
+    Preprocessed here with plain numpy (rows permuted by the paper's file, last column the target),
+    independently of `onepass.datasets`, so library tests do not depend on the dataset code.
+    """
+    import numpy as np
+    import torch
+
+    table = np.loadtxt(data_mirror / "uci" / "energy" / "data.txt")
+    table = table[np.loadtxt(data_mirror / "uci" / "permutation_indices_Energy.txt").astype(int)]
+    folder = tmp_path_factory.mktemp("energy_data")
+    (folder / "uci_energy").mkdir()
+    torch.save(torch.tensor(table[:, :-1], dtype=torch.float32), folder / "uci_energy" / "data.pt")
+    torch.save(torch.tensor(table[:, -1:], dtype=torch.float32), folder / "uci_energy" / "targets.pt")
+    return folder
+
+
 def run_snakemake(
     cmd: list[str], args: list[str], cwd: Path, timeout: float = 300, check: bool = True
 ) -> subprocess.CompletedProcess:

@@ -7,7 +7,6 @@ on tiny data in the upstream tensor formats, since resuming must restore each on
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -29,21 +28,14 @@ from onepass.trainer import TrainingRun
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
-MIRROR = Path(os.environ.get("ONEPASS_DATA_MIRROR", REPO.parent / "shared" / "datasets"))
 COLUMNS = ["seed", "step", "tag", "value"]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """Real UCI Energy (numpy preprocessing) plus tiny PTB, Fashion-MNIST and CIFAR-shaped tensors."""
+def data_dir(energy_data_dir, tmp_path_factory) -> Path:
+    """Real UCI Energy (tests/conftest.py) plus tiny PTB, Fashion-MNIST and CIFAR-shaped tensors."""
     folder = tmp_path_factory.mktemp("data")
-    raw = MIRROR / "uci" / "energy" / "data.txt"
-    if not raw.is_file():
-        pytest.skip(f"shared UCI mirror not found at {raw}")
-    table = np.loadtxt(raw)[np.loadtxt(MIRROR / "uci" / "permutation_indices_Energy.txt").astype(int)]
-    (folder / "uci_energy").mkdir()
-    torch.save(torch.tensor(table[:, :-1], dtype=torch.float32), folder / "uci_energy" / "data.pt")
-    torch.save(torch.tensor(table[:, -1:], dtype=torch.float32), folder / "uci_energy" / "targets.pt")
+    (folder / "uci_energy").symlink_to(energy_data_dir / "uci_energy")
     g = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, 50, (3000,), generator=g)
     (folder / "penn_treebank").mkdir()

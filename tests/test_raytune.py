@@ -25,25 +25,14 @@ pytest.importorskip("ray.tune", reason="ray[tune] is not installed (optional ext
 from onepass.raytune import RayTuneError, aggregate_ray, run_search  # noqa: E402
 
 torch.set_num_threads(1)
-MIRROR = Path(os.environ.get("ONEPASS_DATA_MIRROR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 REPO = Path(__file__).resolve().parents[1]
 MAX_STEPS = 40
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """UCI Energy from the real raw file, preprocessed here with plain numpy (independently)."""
-    raw = MIRROR / "uci" / "energy" / "data.txt"
-    if not raw.is_file():
-        pytest.skip(f"shared UCI mirror not found at {raw}")
-    table = np.loadtxt(raw)
-    order = np.loadtxt(MIRROR / "uci" / "permutation_indices_Energy.txt").astype(int)
-    table = table[order]
-    folder = tmp_path_factory.mktemp("data")
-    (folder / "uci_energy").mkdir()
-    torch.save(torch.tensor(table[:, :-1], dtype=torch.float32), folder / "uci_energy" / "data.pt")
-    torch.save(torch.tensor(table[:, -1:], dtype=torch.float32), folder / "uci_energy" / "targets.pt")
-    return folder
+def data_dir(energy_data_dir: Path) -> Path:
+    """Real UCI Energy tensors (tests/conftest.py)."""
+    return energy_data_dir
 
 
 @pytest.fixture(scope="module")

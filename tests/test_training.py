@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,25 +19,14 @@ from onepass.runner import parse_seeds, train_chunk
 from onepass.trainer import TrainingRun
 
 REPO = Path(__file__).resolve().parents[1]
-MIRROR = Path(os.environ.get("ONEPASS_DATA_MIRROR", REPO.parent / "shared" / "datasets"))
 SHORT = {"hyperparameter_steps": 3}
 torch.set_num_threads(1)  # tiny models: one thread is fastest, and the suite shares 2 cores
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """UCI Energy from the real raw file, preprocessed here with plain numpy (independently)."""
-    raw = MIRROR / "uci" / "energy" / "data.txt"
-    if not raw.is_file():
-        pytest.skip(f"shared UCI mirror not found at {raw}")
-    table = np.loadtxt(raw)
-    order = np.loadtxt(MIRROR / "uci" / "permutation_indices_Energy.txt").astype(int)
-    table = table[order]
-    folder = tmp_path_factory.mktemp("data")
-    (folder / "uci_energy").mkdir()
-    torch.save(torch.tensor(table[:, :-1], dtype=torch.float32), folder / "uci_energy" / "data.pt")
-    torch.save(torch.tensor(table[:, -1:], dtype=torch.float32), folder / "uci_energy" / "targets.pt")
-    return folder
+def data_dir(energy_data_dir: Path) -> Path:
+    """Real UCI Energy tensors (tests/conftest.py)."""
+    return energy_data_dir
 
 
 def run(data_dir: Path, algorithm: str, seed: int = 0, overrides: dict | None = None) -> TrainingRun:
