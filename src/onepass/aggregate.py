@@ -148,31 +148,36 @@ def best_values(table: pa.Table) -> pd.DataFrame:
     return wide[sorted(wide.columns)].reset_index()
 
 
+def run_row(experiment: str, algorithm: str, run: dict) -> dict:
+    """One row of the final CSV from one run's JSON summary (CONTRACTS.md), final values per tag."""
+    initial = run.get("initial_hyperparameters") or {}
+    row = {
+        "experiment": experiment,
+        "algorithm": algorithm,
+        "seed": run["seed"],
+        "status": run.get("status"),
+        "diverged_at_step": run.get("diverged_at_step"),
+        "steps_completed": run.get("steps_completed"),
+        "train_seconds": run.get("train_seconds"),
+        "wall_seconds": run.get("wall_seconds"),
+        "peak_memory_mb": run.get("peak_memory_mb"),
+        "init_lr": initial.get("lr"),
+        "init_weight_decay": initial.get("weight_decay"),
+        "init_momentum": initial.get("momentum"),
+        "init_lr_multiplier": initial.get("lr_multiplier"),
+        "final_full_validation_loss": run.get("final_full_validation_loss"),
+    }
+    for tag, value in (run.get("final") or {}).items():
+        row[tag] = math.nan if value is None else value
+    return row
+
+
 def final_rows(experiment: str, summaries: Sequence[dict]) -> pd.DataFrame:
     """One row per run from the chunk summaries (columns: FINAL_COLUMNS, then one per final tag)."""
     rows = []
     for summary in summaries:
         for run in summary["runs"]:
-            initial = run.get("initial_hyperparameters") or {}
-            row = {
-                "experiment": experiment,
-                "algorithm": summary["algorithm"],
-                "seed": run["seed"],
-                "status": run.get("status"),
-                "diverged_at_step": run.get("diverged_at_step"),
-                "steps_completed": run.get("steps_completed"),
-                "train_seconds": run.get("train_seconds"),
-                "wall_seconds": run.get("wall_seconds"),
-                "peak_memory_mb": run.get("peak_memory_mb"),
-                "init_lr": initial.get("lr"),
-                "init_weight_decay": initial.get("weight_decay"),
-                "init_momentum": initial.get("momentum"),
-                "init_lr_multiplier": initial.get("lr_multiplier"),
-                "final_full_validation_loss": run.get("final_full_validation_loss"),
-            }
-            for tag, value in (run.get("final") or {}).items():
-                row[tag] = math.nan if value is None else value
-            rows.append(row)
+            rows.append(run_row(experiment, summary["algorithm"], run))
     frame = pd.DataFrame(rows, columns=None if rows else FINAL_COLUMNS)
     tag_columns = sorted(column for column in frame.columns if column not in FINAL_COLUMNS)
     return frame[FINAL_COLUMNS + tag_columns]

@@ -367,6 +367,7 @@ def aggregate_bayesopt(
         is_best_tag,
         pair_chunks,
         read_summary,
+        run_row,
         write_atomic_csv,
         write_atomic_parquet,
     )
@@ -391,26 +392,8 @@ def aggregate_bayesopt(
             if key in seen:
                 raise AggregationError(f"{summary_path}: repetition {key[0]} trial {key[1]} appears twice")
             seen.add(key)
-            initial = run.get("initial_hyperparameters") or {}
-            row = {
-                "experiment": experiment,
-                "algorithm": ALGORITHM,
-                "seed": run["seed"],
-                "trial": run["trial"],
-                "status": run.get("status"),
-                "diverged_at_step": run.get("diverged_at_step"),
-                "steps_completed": run.get("steps_completed"),
-                "train_seconds": run.get("train_seconds"),
-                "wall_seconds": run.get("wall_seconds"),
-                "peak_memory_mb": run.get("peak_memory_mb"),
-                "init_lr": initial.get("lr"),
-                "init_weight_decay": initial.get("weight_decay"),
-                "init_momentum": initial.get("momentum"),
-                "init_lr_multiplier": initial.get("lr_multiplier"),
-                "final_full_validation_loss": run.get("final_full_validation_loss"),
-            }
-            for tag, value in (run.get("final") or {}).items():
-                row[tag] = math.nan if value is None else value
+            row = run_row(experiment, ALGORITHM, run)
+            row = {**{k: row[k] for k in ("experiment", "algorithm", "seed")}, "trial": run["trial"], **row}
             for (seed, trial, tag), value in best.items():
                 if seed == run["seed"] and trial == run["trial"]:
                     row[f"best:{tag}"] = value
