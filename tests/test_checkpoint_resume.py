@@ -180,3 +180,22 @@ def test_unwritable_output_folder_fails_before_training(data_dir, tmp_path):
             "uci_energy", "Random", [0], blocker / "chunk.parquet", data_dir=data_dir, device="cpu", progress=False
         )
     assert time.perf_counter() - start < 5
+
+
+def test_full_disk_gives_a_clear_error_and_no_partial_outputs(data_dir, tmp_path):
+    """A real full filesystem (a 16 KiB tmpfs): the error names the output, and nothing is left."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount_point)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        out = mount_point / "chunk.parquet"
+        with pytest.raises(OutputError, match=r"chunk\.(parquet|json).*(No space left|writing failed)"):
+            train_chunk(
+                "uci_energy", "Random", [0, 1], out, data_dir=data_dir, device="cpu",
+                overrides=["hyperparameter_steps=100"], progress=False, checkpoint_every=None,
+            )  # fmt: skip
+        assert sorted(p.name for p in mount_point.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
