@@ -778,6 +778,9 @@ def proof_of_concept_figure(
     fig, ax = plt.subplots(figsize=style.SQUARE)
     norm = LogNorm(vmin=max(pred.min(), 1e-12), vmax=nan_value)
     mesh = ax.pcolormesh(10.0**gl, 10.0**gw, pred, norm=norm, cmap="viridis", shading="auto", rasterized=True)
+    nan_region = pred >= nan_value * 0.999
+    if nan_region.any():  # the paper hatches where the Random runs failed ("NaN" on the colour bar)
+        ax.contourf(10.0**gl, 10.0**gw, nan_region.astype(float), levels=[0.5, 1.5], colors="none", hatches=["xx"])
     cb = fig.colorbar(mesh, ax=ax)
     cb.set_label("Final Test MSE (No HPO)", fontsize=6)
     ticks = [t for t in cb.get_ticks() if norm.vmin <= t < nan_value * 0.7] + [nan_value]
