@@ -9,19 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-DATASET_IDS: tuple[str, ...] = (
-    "uci_boston",
-    "uci_concrete",
-    "uci_energy",
-    "uci_kin8nm",
-    "uci_naval",
-    "uci_power",
-    "uci_wine",
-    "uci_yacht",
-    "fashion_mnist",
-    "cifar10",
-    "penn_treebank",
-)
+from ..datasets import DATASET_IDS  # the package-wide list (onepass.datasets imports no heavy modules)
 
 PRETTY_DATASET: dict[str, str] = {
     "uci_boston": "Boston",
