@@ -461,18 +461,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .aggregate import AggregationError
+    from .runner import set_threads
 
     try:
         if args.command == "aggregate":
             counts = aggregate_bayesopt(args.files, args.experiment, args.parquet, args.final)
             print(f"{args.experiment}: {counts['repetitions']} repetitions, {counts['trials']} trials")
             return 0
-        if args.threads is not None:
-            if args.threads < 1:
-                raise BayesOptError("--threads must be >= 1")
-            import torch
-
-            torch.set_num_threads(args.threads)
+        try:
+            set_threads(args.threads)
+        except ValueError as error:
+            raise BayesOptError(str(error)) from None
         try:
             bounds = json.loads(args.bounds) if args.bounds else None
         except json.JSONDecodeError as error:

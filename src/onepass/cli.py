@@ -101,16 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoint import EXIT_PREEMPTED, Preempted
     from .data import DataError
     from .io_utils import OutputError
-    from .runner import parse_seeds, train_chunk
+    from .runner import parse_seeds, set_threads, train_chunk
 
-    if args.threads is not None:
-        if args.threads < 1:
-            print("error: --threads must be >= 1", file=sys.stderr)
-            return 2
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
+        set_threads(args.threads)
         seeds = parse_seeds(args.seeds)
         results = train_chunk(
             args.dataset_config,

@@ -55,6 +55,15 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def set_threads(threads: int | None) -> None:
+    """Apply ``--threads`` (None keeps torch's default); the small UCI models run fastest on one."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError("--threads must be >= 1")
+    torch.set_num_threads(threads)
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when available, so GPU pipeline rules still run on a laptop's CPU."""
     if name == "auto":

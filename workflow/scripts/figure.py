@@ -8,14 +8,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 from onepass.analysis.figures import build_figure  # noqa: E402
+from onepass.analysis.targets import named_input_lists  # noqa: E402
 
 log_path = snakemake.log[0] if snakemake.log else None
 logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(message)s")
 try:
-    inputs = {
-        key: list(snakemake.input[key]) if not isinstance(snakemake.input[key], str) else [snakemake.input[key]]
-        for key in snakemake.input.keys()
-    }
+    inputs = named_input_lists(snakemake.input)
     stats = build_figure(
         snakemake.params.kind,
         snakemake.wildcards.name,

@@ -4,14 +4,12 @@ import logging
 import sys
 
 from onepass.analysis.tables import build_table
+from onepass.analysis.targets import named_input_lists
 
 log_path = snakemake.log[0] if snakemake.log else None
 logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(message)s")
 try:
-    inputs = {
-        key: list(snakemake.input[key]) if not isinstance(snakemake.input[key], str) else [snakemake.input[key]]
-        for key in snakemake.input.keys()
-    }
+    inputs = named_input_lists(snakemake.input)
     stats = build_table(
         snakemake.params.kind,
         snakemake.wildcards.name,

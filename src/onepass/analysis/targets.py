@@ -238,3 +238,11 @@ def divergence_summary(csv_path: str) -> str:
     if not seen:
         return "n/a"
     return f"{sum(d for d, _ in seen.values())} of {sum(n for _, n in seen.values())}"
+
+
+def named_input_lists(named_inputs: Any) -> dict[str, list[str]]:
+    """Snakemake's named inputs as ``{name: [paths]}`` (a single path becomes a one-item list)."""
+    return {
+        key: [named_inputs[key]] if isinstance(named_inputs[key], str) else list(named_inputs[key])
+        for key in named_inputs.keys()
+    }
