@@ -51,36 +51,62 @@ def clip_grad_norm(grads: Tensors, max_norm: float) -> list[torch.Tensor]:
     return [g * factor for g in grads]
 
 
-def neumann_hypergradient(
-    update: Tensors,
-    weights_before: Tensors,
-    hyperparameters: Tensors,
-    validation_grad: Tensors,
+def neumann_series(
+    validation_grad: torch.Tensor,
+    transposed_jacobian_product: Callable[[torch.Tensor], torch.Tensor],
     lookback: int,
-    transposed_jacobian_product: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
-) -> list[torch.Tensor]:
-    """Implicit hypergradient of the validation loss through the last update (Neumann series).
+) -> torch.Tensor:
+    """``S = sum_{j<i} ((I - du/dw)^T)^j v``, the Neumann approximation of ``(du/dw)^-T v``.
 
-    ``update`` is the graph of ``u(w_before, lambda)``; ``validation_grad`` is dL_V/dw at the new
-    weights. Computes ``p_0 = v``, ``p_j = p_{j-1} - (du/dw)^T p_{j-1}``, ``S = sum_{j<i} p_j`` and
-    returns ``-(du/dlambda)^T S``: one retained graph and ``i`` vector-Jacobian products, which is
-    why the method costs about as much as a few extra backward passes per hyperparameter step.
-    ``transposed_jacobian_product`` may supply ``(du/dw)^T p`` more cheaply than autograd through
-    ``update`` (HyperSGD uses the update's known structure).
+    Computes ``p_0 = v``, ``p_j = p_{j-1} - (du/dw)^T p_{j-1}`` and sums them: ``i - 1`` products,
+    each one Hessian-vector product. The implicit hypergradient is then ``-(du/dlambda)^T S``.
+    Vectors are flat (all weights concatenated) and updated in place: on small models this loop is
+    bound by the number of tensor operations, not by flops.
     """
     if lookback < 1:
         raise ValueError(f"lookback must be >= 1, got {lookback}")
-    term = [v.detach() for v in validation_grad]
-    total = [v.clone() for v in term]
+    term = validation_grad.detach().clone()
+    total = term.clone()
     for _ in range(lookback - 1):
-        if transposed_jacobian_product is not None:
-            jvp = transposed_jacobian_product(term)
+        term.sub_(transposed_jacobian_product(term))
+        total.add_(term)
+    return total
+
+
+def sgd_update_vjp(
+    series: torch.Tensor,
+    names: Sequence[str],
+    weights: Tensors,
+    previous_buffers: Tensors | None,
+    direction: Tensors,
+    lr: float | torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """``(du/dlambda)^T S`` for the SGD update ``u = eta * (mu * b + g(w) + xi * w)``, natural units.
+
+    The gradient ``g`` (clipped or not) does not depend on the hyperparameters, so the partial
+    derivatives are closed-form: ``du/deta = d``, ``du/dxi = eta * w``, ``du/dmu = eta * b``. This
+    replaces a backward pass through the update's graph. ``series`` and a per-parameter ``lr`` are
+    flat (all weights concatenated); such an lr gets a flat vector of per-element values, the other
+    entries are 0-dim tensors.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for name in names:
+        if name == "lr":
+            d = flatten(direction)
+            out[name] = series * d if isinstance(lr, torch.Tensor) else series @ d
+        elif name == "momentum" and previous_buffers is None:
+            out[name] = series.new_zeros(())  # the first update of a run has no momentum term
+        elif name in ("weight_decay", "momentum"):
+            source = flatten(weights if name == "weight_decay" else previous_buffers)  # type: ignore[arg-type]
+            out[name] = series @ (source * lr) if isinstance(lr, torch.Tensor) else lr * (series @ source)
         else:
-            jvp = torch.autograd.grad(update, weights_before, grad_outputs=term, retain_graph=True)
-        term = [p - j for p, j in zip(term, jvp)]
-        total = [s + p for s, p in zip(total, term)]
-    grads = torch.autograd.grad(update, hyperparameters, grad_outputs=total, allow_unused=True)
-    return [torch.zeros_like(h) if g is None else -g for g, h in zip(grads, hyperparameters)]
+            raise KeyError(name)
+    return out
+
+
+def flatten(tensors: Tensors) -> torch.Tensor:
+    """All tensors as one flat vector (the layout of :func:`neumann_series`' vectors)."""
+    return torch.cat([t.reshape(-1) for t in tensors])
 
 
 def baydin_hypergradient(new_grads: Tensors, previous_grads: Tensors) -> torch.Tensor:

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+LN10 = math.log(10.0)
+
 HYPERPARAMETER_NAMES = ("lr", "weight_decay", "momentum")
 
 
@@ -94,4 +96,16 @@ def from_raw(name: str, raw: torch.Tensor) -> torch.Tensor:
         return torch.pow(10.0, raw)
     if name == "momentum":
         return torch.sigmoid(raw)
+    raise KeyError(name)
+
+
+def natural_per_raw(name: str, natural: float | torch.Tensor) -> float | torch.Tensor:
+    """d natural / d raw at ``natural`` (the derivative of :func:`from_raw`), for the chain rule.
+
+    log10 space: d(10^r)/dr = 10^r ln 10. Logit space: d sigmoid(r)/dr = s (1 - s).
+    """
+    if name in ("lr", "weight_decay"):
+        return natural * LN10
+    if name == "momentum":
+        return natural * (1 - natural)
     raise KeyError(name)

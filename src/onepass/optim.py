@@ -13,42 +13,62 @@ It owns the weight update, so it knows which steps to differentiate:
 
 All other steps take a fast path (no graph, ``torch._foreach`` updates), which is why the one-pass
 methods cost little more than plain training. Steps are given *closures* ``loss(model) -> Tensor``:
-on tracked steps the closure is evaluated with functional weights (``torch.func.functional_call``),
-so any ``nn.Module`` works without being rewritten.
+on tracked steps the closure is evaluated with copies of the weights swapped into the module's
+parameter slots (as ``torch.func.functional_call`` does), so any ``nn.Module`` works unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
+from .adam import HyperparameterAdam
 from .hypergradients import (
     baydin_hypergradient,
     clip_grad_norm,
-    neumann_hypergradient,
+    flatten,
+    neumann_series,
     scale_by_lr,
     sgd_direction,
+    sgd_update_vjp,
 )
-from .hyperparameters import HYPERPARAMETER_NAMES, from_raw, to_raw
+from .hyperparameters import HYPERPARAMETER_NAMES, from_raw, natural_per_raw, to_raw
 
 LossClosure = Callable[[nn.Module], torch.Tensor]
 METHODS = (None, "neumann", "exact", "baydin")
 
 
-class _ClosureModule(nn.Module):
-    """Wraps a model so that ``functional_call`` can swap its weights around a user closure."""
+class _ParameterSlots:
+    """Puts other tensors in a model's parameter slots for one call, then restores the originals.
 
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
+    This is what ``torch.func.functional_call`` does, minus its per-call generality (name parsing,
+    buffer handling, tie detection), which costs more than a whole forward pass of a small MLP.
+    Tied weights are handled: every slot that holds a parameter is swapped together.
+    """
 
-    def forward(self, closure: LossClosure) -> torch.Tensor:
-        return closure(self.model)
+    def __init__(self, model: nn.Module, params: Sequence[torch.Tensor]) -> None:
+        index = {id(p): i for i, p in enumerate(params)}
+        self.slots: list[tuple[dict[str, Any], str, int]] = []
+        for module in model.modules():
+            for attr, value in module._parameters.items():
+                if value is not None and id(value) in index:
+                    self.slots.append((module._parameters, attr, index[id(value)]))
+
+    @contextmanager
+    def holding(self, weights: Sequence[torch.Tensor]) -> Iterator[None]:
+        originals = [table[attr] for table, attr, _ in self.slots]
+        try:
+            for table, attr, i in self.slots:
+                table[attr] = weights[i]
+            yield
+        finally:
+            for (table, attr, _), original in zip(self.slots, originals):
+                table[attr] = original
 
 
 @dataclass
@@ -123,7 +143,8 @@ class HyperSGD:
         if not self.params:
             raise ValueError("the model has no trainable parameters")
         reference = self.params[0]
-        self._wrapper = _ClosureModule(model)
+        self._slots = _ParameterSlots(model, self.params)
+        self._numels = [p.numel() for p in self.params]
 
         natural = {"lr": float(lr), "weight_decay": float(weight_decay), "momentum": float(momentum)}
         self.fixed: dict[str, float] = {k: v for k, v in natural.items() if k not in self.tune}
@@ -135,7 +156,7 @@ class HyperSGD:
             else:
                 self.raw[name] = torch.tensor(value, dtype=reference.dtype, device=reference.device, requires_grad=True)
         self.hyper_optimiser = (
-            torch.optim.Adam(self.raw_tensors(), lr=hyper_lr) if method in ("neumann", "exact") else None
+            HyperparameterAdam(self.raw_tensors(), lr=hyper_lr) if method in ("neumann", "exact") else None
         )
         self.buffers: list[torch.Tensor] | None = None
         self.step_in_window = 0
@@ -204,8 +225,9 @@ class HyperSGD:
 
     # ------------------------------------------------------------------ stepping
     def _functional(self, closure: LossClosure, weights: Sequence[torch.Tensor]) -> torch.Tensor:
-        mapping = {f"model.{name}": w for name, w in zip(self.names, weights)}
-        return functional_call(self._wrapper, mapping, (closure,), strict=False)
+        """The closure's loss with ``weights`` in place of the parameters (graph on ``weights``)."""
+        with self._slots.holding(weights):
+            return closure(self.model)
 
     def _tracked(self, k: int) -> bool:
         if self.method == "neumann":
@@ -275,33 +297,55 @@ class HyperSGD:
         self.buffers = [b.detach().clone() for b in buffers]
 
     def _neumann_step(self, train_loss: LossClosure, val_loss: LossClosure) -> StepResult:
-        # clone: the weights are overwritten in place below, but the graph still needs their old values
+        # The training loss is taken at a copy of the weights: its graph must keep the old values
+        # while the parameters are updated in place.
         before = [p.detach().clone().requires_grad_() for p in self.params]
-        nat = self._natural_graph()
         loss = self._functional(train_loss, before)
         grads = self._clip(torch.autograd.grad(loss, before, create_graph=True))
-        direction = sgd_direction(grads, before, self.buffers, nat["weight_decay"], nat["momentum"])
-        update = scale_by_lr(direction, nat["lr"])
-        with torch.no_grad():
-            self._write_weights([w - u for w, u in zip(before, update)], direction)
-        # The module now holds the new weights, and the graph above lives on the clones: the
-        # validation gradient can use the module directly (no functional_call needed).
-        validation = val_loss(self.model)
-        v = torch.autograd.grad(validation, self.params)
-        lr, wd = self._natural["lr"], self._natural["weight_decay"]
-
-        def transposed_jacobian_product(p: list[torch.Tensor]) -> list[torch.Tensor]:
-            # du/dw = diag(lr) (dg/dw + wd I), so (du/dw)^T p = (dg/dw)^T (lr * p) + wd (lr * p): a
-            # Hessian-vector product through the gradient's graph alone, fewer nodes than via u.
-            scaled = [eta * q for eta, q in zip(lr, p)] if isinstance(lr, list) else [lr * q for q in p]
-            hvp = torch.autograd.grad(grads, before, grad_outputs=scaled, retain_graph=True)
-            return [h + wd * q for h, q in zip(hvp, scaled)] if wd != 0 else list(hvp)
-
-        raw = self.raw_tensors()
-        grads_raw = neumann_hypergradient(
-            update, before, raw, v, self.lookback, transposed_jacobian_product=transposed_jacobian_product
+        previous_buffers = (
+            [b.clone() for b in self.buffers] if self.buffers is not None and "momentum" in self.tune else None
         )
+        self._apply_update([g.detach() for g in grads])  # no graph: du/dlambda is closed-form
+        direction = self.buffers
+        assert direction is not None
+        validation = val_loss(self.model)
+        v = flatten(torch.autograd.grad(validation, self.params))
+        nat = self._natural
+        lr = flatten(nat["lr"]) if isinstance(nat["lr"], list) else nat["lr"]
+        wd = nat["weight_decay"]
+        # Outputs with no dependence on the weights (e.g. a constant gradient) add nothing to H p.
+        linked = [i for i, g in enumerate(grads) if g.requires_grad]
+        linked_grads = [grads[i] for i in linked]
+
+        def transposed_jacobian_product(p: torch.Tensor) -> torch.Tensor:
+            # du/dw = diag(lr) (dg/dw + wd I), so (du/dw)^T p = (dg/dw)^T (lr * p) + wd (lr * p): one
+            # Hessian-vector product through the gradient's graph.
+            scaled = p * lr
+            pieces = self._unflatten(scaled)
+            hvp = torch.autograd.grad(
+                linked_grads,
+                before,
+                grad_outputs=[pieces[i] for i in linked],
+                retain_graph=True,
+                allow_unused=True,
+                materialize_grads=True,
+            )
+            out = flatten(hvp)
+            return out.add_(scaled, alpha=wd) if wd != 0 else out
+
+        series = neumann_series(v, transposed_jacobian_product, self.lookback)
+        weights = [b.detach() for b in before]
+        partials = sgd_update_vjp(series, self.tune, weights, previous_buffers, direction, lr)
+        grads_raw: list[torch.Tensor] = []
+        for name in self.tune:
+            value = lr if name == "lr" else nat[name]
+            flat_grad = -partials[name] * natural_per_raw(name, value)
+            grads_raw.extend(self._unflatten(flat_grad) if isinstance(value, torch.Tensor) else [flat_grad])
         return self._finish_hyperparameter_step(loss, grads_raw)
+
+    def _unflatten(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """Views of a flat vector shaped like the parameters."""
+        return [piece.view(p.shape) for piece, p in zip(flat.split(self._numels), self.params)]
 
     def _exact_step(self, train_loss: LossClosure, val_loss: LossClosure | None, first: bool, last: bool) -> StepResult:
         if first or self._segment is None:
@@ -344,12 +388,8 @@ class HyperSGD:
         return StepResult(loss.detach(), hyperparameter_step=True, hypergradient={"lr": signal.detach()})
 
     def _finish_hyperparameter_step(self, loss: torch.Tensor, grads_raw: list[torch.Tensor]) -> StepResult:
-        raw = self.raw_tensors()
-        for tensor, grad in zip(raw, grads_raw):
-            tensor.grad = grad.detach()
         assert self.hyper_optimiser is not None
-        self.hyper_optimiser.step()
-        self.hyper_optimiser.zero_grad(set_to_none=True)
+        self.hyper_optimiser.step(grads_raw)
         with torch.no_grad():
             self._clip_raw()
         self._refresh_natural()
