@@ -46,10 +46,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--algorithms", nargs="*", default=MAIN, choices=list(ALGORITHMS))
     args = parser.parse_args()
-    rows = []
-    for name in args.algorithms:
-        best = min((time_run(name, args.data_dir, 0, args.threads) for _ in range(args.repeats)), key=lambda t: t[0])
-        rows.append((name, *best))
+    # Round-robin repeats, best of each: drift in machine load then hits every algorithm alike.
+    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in args.algorithms}
+    for _ in range(args.repeats):
+        for name in args.algorithms:
+            timings[name].append(time_run(name, args.data_dir, 0, args.threads))
+    rows = [(name, *min(times, key=lambda t: t[0])) for name, times in timings.items()]
     base = dict((r[0], r[1]) for r in rows).get("Random")
     print(f"{'algorithm':22s} {'wall s':>8s} {'train s':>8s} {'x Random':>9s}")
     for name, wall, train in rows:

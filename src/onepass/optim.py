@@ -292,8 +292,7 @@ class HyperSGD:
 
     @torch.no_grad()
     def _write_weights(self, weights: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> None:
-        for p, w in zip(self.params, weights):
-            p.copy_(w)
+        torch._foreach_copy_(self.params, [w.detach() for w in weights])
         self.buffers = [b.detach().clone() for b in buffers]
 
     def _neumann_step(self, train_loss: LossClosure, val_loss: LossClosure) -> StepResult:
