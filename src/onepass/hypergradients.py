@@ -52,29 +52,29 @@ def clip_grad_norm(grads: Tensors, max_norm: float) -> list[torch.Tensor]:
 
 
 def neumann_series(
-    validation_grad: torch.Tensor,
-    transposed_jacobian_product: Callable[[torch.Tensor], torch.Tensor],
+    validation_grad: Tensors,
+    next_term: Callable[[list[torch.Tensor]], list[torch.Tensor]],
     lookback: int,
-) -> torch.Tensor:
+) -> list[torch.Tensor]:
     """``S = sum_{j<i} ((I - du/dw)^T)^j v``, the Neumann approximation of ``(du/dw)^-T v``.
 
-    Computes ``p_0 = v``, ``p_j = p_{j-1} - (du/dw)^T p_{j-1}`` and sums them: ``i - 1`` products,
-    each one Hessian-vector product. The implicit hypergradient is then ``-(du/dlambda)^T S``.
-    Vectors are flat (all weights concatenated) and updated in place: on small models this loop is
-    bound by the number of tensor operations, not by flops.
+    ``next_term(p)`` returns ``p - (du/dw)^T p`` and may overwrite ``p`` to do so; each call costs one
+    Hessian-vector product, so the series costs ``i - 1`` of them. The implicit hypergradient is then
+    ``-(du/dlambda)^T S``. Sums are in place on whole tensor lists (``torch._foreach_*``): one
+    kernel per operation on a GPU, and no extra copies of weight-sized vectors.
     """
     if lookback < 1:
         raise ValueError(f"lookback must be >= 1, got {lookback}")
-    term = validation_grad.detach().clone()
-    total = term.clone()
+    term = [v.detach().clone() for v in validation_grad]
+    total = [t.clone() for t in term]
     for _ in range(lookback - 1):
-        term.sub_(transposed_jacobian_product(term))
-        total.add_(term)
+        term = next_term(term)
+        torch._foreach_add_(total, term)
     return total
 
 
 def sgd_update_vjp(
-    series: torch.Tensor,
+    series: Tensors,
     names: Sequence[str],
     weights: Tensors,
     previous_buffers: Tensors | None,
@@ -85,10 +85,10 @@ def sgd_update_vjp(
 
     The gradient ``g`` (clipped or not) does not depend on the hyperparameters, so the partial
     derivatives are closed-form: ``du/deta = d``, ``du/dxi = eta * w``, ``du/dmu = eta * b``. This
-    replaces a backward pass through the update's graph. ``series`` and a per-parameter ``lr`` are
-    flat (all weights concatenated); such an lr gets a flat vector of per-element values, the other
-    entries are 0-dim tensors.
+    replaces a backward pass through the update's graph. A per-parameter ``lr`` is flat (all weights
+    concatenated) and gets a flat vector of per-element values; the other entries are 0-dim tensors.
     """
+    series = flatten(series)
     out: dict[str, torch.Tensor] = {}
     for name in names:
         if name == "lr":
@@ -105,7 +105,7 @@ def sgd_update_vjp(
 
 
 def flatten(tensors: Tensors) -> torch.Tensor:
-    """All tensors as one flat vector (the layout of :func:`neumann_series`' vectors)."""
+    """All tensors as one flat vector (weights in parameter order)."""
     return torch.cat([t.reshape(-1) for t in tensors])
 
 

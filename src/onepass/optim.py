@@ -308,36 +308,46 @@ class HyperSGD:
         direction = self.buffers
         assert direction is not None
         validation = val_loss(self.model)
-        v = flatten(torch.autograd.grad(validation, self.params))
+        v = torch.autograd.grad(validation, self.params)
         nat = self._natural
-        lr = flatten(nat["lr"]) if isinstance(nat["lr"], list) else nat["lr"]
-        wd = nat["weight_decay"]
+        lr, wd = nat["lr"], nat["weight_decay"]
         # Outputs with no dependence on the weights (e.g. a constant gradient) add nothing to H p.
         linked = [i for i, g in enumerate(grads) if g.requires_grad]
         linked_grads = [grads[i] for i in linked]
 
-        def transposed_jacobian_product(p: torch.Tensor) -> torch.Tensor:
-            # du/dw = diag(lr) (dg/dw + wd I), so (du/dw)^T p = (dg/dw)^T (lr * p) + wd (lr * p): one
-            # Hessian-vector product through the gradient's graph.
-            scaled = p * lr
-            pieces = self._unflatten(scaled)
+        def hessian_product(p: list[torch.Tensor]) -> list[torch.Tensor]:
+            """(dg/dw)^T p through the gradient's graph: a Hessian-vector product when g is unclipped."""
             hvp = torch.autograd.grad(
                 linked_grads,
                 before,
-                grad_outputs=[pieces[i] for i in linked],
+                grad_outputs=[p[i] for i in linked],
                 retain_graph=True,
                 allow_unused=True,
                 materialize_grads=True,
             )
-            out = flatten(hvp)
-            return out.add_(scaled, alpha=wd) if wd != 0 else out
+            return list(hvp)
 
-        series = neumann_series(v, transposed_jacobian_product, self.lookback)
+        def next_term(p: list[torch.Tensor]) -> list[torch.Tensor]:
+            # du/dw = diag(lr) (dg/dw + wd I), so p - (du/dw)^T p = p - (dg/dw)^T (lr p) - wd lr p.
+            if isinstance(lr, list):
+                scaled = torch._foreach_mul(p, lr)
+                torch._foreach_sub_(p, hessian_product(scaled))
+                if wd != 0:
+                    torch._foreach_add_(p, scaled, alpha=-wd)
+            else:  # scalar lr: (1 - lr wd) p - lr (dg/dw)^T p, without a scaled copy of p
+                product = hessian_product(p)
+                if wd != 0:
+                    torch._foreach_mul_(p, 1.0 - lr * wd)
+                torch._foreach_add_(p, product, alpha=-lr)
+            return p
+
+        series = neumann_series(v, next_term, self.lookback)
         weights = [b.detach() for b in before]
-        partials = sgd_update_vjp(series, self.tune, weights, previous_buffers, direction, lr)
+        flat_lr = flatten(lr) if isinstance(lr, list) else lr
+        partials = sgd_update_vjp(series, self.tune, weights, previous_buffers, direction, flat_lr)
         grads_raw: list[torch.Tensor] = []
         for name in self.tune:
-            value = lr if name == "lr" else nat[name]
+            value = flat_lr if name == "lr" else nat[name]
             flat_grad = -partials[name] * natural_per_raw(name, value)
             grads_raw.extend(self._unflatten(flat_grad) if isinstance(value, torch.Tensor) else [flat_grad])
         return self._finish_hyperparameter_step(loss, grads_raw)
