@@ -280,3 +280,34 @@ def test_baydin_is_minus_the_dot_product_of_consecutive_gradients():
     assert opt.hyperparameters["lr"] == pytest.approx(10 ** (math.log10(lr) - 1e-3 * expected), rel=1e-12)
     for p, q in zip(model.parameters(), reference.parameters()):
         torch.testing.assert_close(p, q)
+
+
+class WithIdleHead(nn.Module):
+    """``tiny_net`` plus a head the loss never uses (a common shape of users' models)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.net = tiny_net(seed)
+        self.idle = nn.Linear(3, 2).double()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@pytest.mark.parametrize("method", ["neumann", "exact", "baydin"])
+def test_parameters_the_loss_does_not_use_change_no_hypergradient(method):
+    """Unused weights get a zero gradient: they decay, but their Neumann terms and unrolled paths are
+    decoupled from the validation loss, so every hypergradient equals the one without them."""
+    x, y, xv, yv = net_data(13)
+    tune = ("lr",) if method == "baydin" else ("lr", "weight_decay", "momentum")
+    results = []
+    for model in (tiny_net(8), WithIdleHead(8)):
+        opt = HyperSGD(model, 0.2, 1e-2, 0.6, tune=tune, method=method, update_interval=3, lookback=3, lr_clip=None)
+        hypergradients = []
+        for _ in range(6):
+            result = opt.step(lambda m: ((m(x) - y) ** 2).mean(), lambda m: ((m(xv) - yv) ** 2).mean())
+            if result.hyperparameter_step:
+                hypergradients.append(torch.stack([result.hypergradient[k] for k in tune]))
+        results.append(torch.stack(hypergradients))
+    assert results[0].abs().min() > 0
+    torch.testing.assert_close(results[1], results[0], rtol=1e-12, atol=0)

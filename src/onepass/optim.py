@@ -71,6 +71,16 @@ class _ParameterSlots:
                 table[attr] = original
 
 
+def _weight_grad(loss: torch.Tensor, weights: Sequence[torch.Tensor], create_graph: bool = False) -> list[torch.Tensor]:
+    """dloss/dweights, with zeros for weights the loss does not use (say, an idle head of the model).
+
+    Those weights still decay with weight decay and carry momentum, as if their gradient were zero
+    (``torch.optim.SGD`` would skip them instead); they add nothing to any hypergradient.
+    """
+    grads = torch.autograd.grad(loss, weights, create_graph=create_graph, allow_unused=True, materialize_grads=True)
+    return list(grads)
+
+
 @dataclass
 class StepResult:
     """What one call of :meth:`HyperSGD.step` did."""
@@ -271,7 +281,7 @@ class HyperSGD:
 
     def _plain_step(self, train_loss: LossClosure) -> torch.Tensor:
         loss = train_loss(self.model)
-        grads = self._clip(torch.autograd.grad(loss, self.params))
+        grads = self._clip(_weight_grad(loss, self.params))
         self._apply_update(grads)
         return loss.detach()
 
@@ -300,7 +310,7 @@ class HyperSGD:
         # while the parameters are updated in place.
         before = [p.detach().clone().requires_grad_() for p in self.params]
         loss = self._functional(train_loss, before)
-        grads = self._clip(torch.autograd.grad(loss, before, create_graph=True))
+        grads = self._clip(_weight_grad(loss, before, create_graph=True))
         previous_buffers = (
             [b.clone() for b in self.buffers] if self.buffers is not None and "momentum" in self.tune else None
         )
@@ -308,7 +318,7 @@ class HyperSGD:
         direction = self.buffers
         assert direction is not None
         validation = val_loss(self.model)
-        v = torch.autograd.grad(validation, self.params)
+        v = _weight_grad(validation, self.params)
         nat = self._natural
         lr, wd = nat["lr"], nat["weight_decay"]
         # Outputs with no dependence on the weights (e.g. a constant gradient) add nothing to H p.
@@ -367,7 +377,7 @@ class HyperSGD:
         nat = seg["natural"]
         weights = seg["weights"]
         loss = self._functional(train_loss, weights)
-        grads = self._clip(torch.autograd.grad(loss, weights, create_graph=True))
+        grads = self._clip(_weight_grad(loss, weights, create_graph=True))
         direction = sgd_direction(grads, weights, seg["buffers"], nat["weight_decay"], nat["momentum"])
         new_weights = [w - u for w, u in zip(weights, scale_by_lr(direction, nat["lr"]))]
         seg["weights"], seg["buffers"] = new_weights, direction
@@ -383,10 +393,10 @@ class HyperSGD:
 
     def _baydin_step(self, train_loss: LossClosure, val_loss: LossClosure) -> StepResult:
         loss = train_loss(self.model)
-        previous = torch.autograd.grad(loss, self.params)
+        previous = _weight_grad(loss, self.params)
         self._apply_update(self._clip(previous))
         validation = val_loss(self.model)
-        new = torch.autograd.grad(validation, self.params)
+        new = _weight_grad(validation, self.params)
         signal = baydin_hypergradient(new, previous)
         raw = self.raw["lr"]
         assert isinstance(raw, torch.Tensor)
