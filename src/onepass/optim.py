@@ -152,6 +152,8 @@ class HyperSGD:
         self.params = [p for p in model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError("the model has no trainable parameters")
+        if len({p.device for p in self.params}) > 1:
+            raise ValueError("HyperSGD needs all trainable parameters on one device (hypergradients span all of them)")
         reference = self.params[0]
         self._slots = _ParameterSlots(model, self.params)
         self._numels = [p.numel() for p in self.params]
