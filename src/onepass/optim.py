@@ -354,7 +354,7 @@ class HyperSGD:
             return p
 
         series = neumann_series(v, next_term, self.lookback)
-        weights = [b.detach() for b in before]
+        weights = [w.detach() for w in before]
         flat_lr = flatten(lr) if isinstance(lr, list) else lr
         partials = sgd_update_vjp(series, self.tune, weights, previous_buffers, direction, flat_lr)
         grads_raw: list[torch.Tensor] = []
