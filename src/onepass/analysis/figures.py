@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,27 @@ def _note(total: int, diverged: int, what: str = "runs") -> str:
     return f"{diverged} of {total} {what} diverged" if diverged else f"no {what} diverged (of {total})"
 
 
+@dataclass
+class _Tally:
+    """Runs and diverged runs over every algorithm of a figure (for its divergence note)."""
+
+    runs: int = 0
+    diverged: int = 0
+
+
+def _runs_by_algorithm(
+    final: pd.DataFrame, metric: str, threshold: float, algorithms: Iterable[str], tally: _Tally
+) -> Iterator[tuple[str, pd.DataFrame, np.ndarray, int, int]]:
+    """Per algorithm: its final rows, the mask of its diverged runs and both counts (added to ``tally``)."""
+    for alg in algorithms:
+        sub = final[final["algorithm"] == alg]
+        div = diverged_mask(sub, metric, threshold)
+        n, n_div = len(sub), int(div.sum())
+        tally.runs += n
+        tally.diverged += n_div
+        yield alg, sub, div, n, n_div
+
+
 def _legend_below(ax, note: str | None = None, ncol: int = 2) -> None:
     """Legend under the axes (many algorithms), titled with the divergence count when given."""
     handles, labels = ax.get_legend_handles_labels()
@@ -141,35 +163,21 @@ def cdf_figure(
     plt = _plt()
     fig, ax = plt.subplots(figsize=style.SINGLE_COLUMN)
     rows = []
-    total = total_div = 0
-    for alg in style.order(final["algorithm"]):
-        sub = final[final["algorithm"] == alg]
-        div = diverged_mask(sub, metric, threshold)
-        n, n_div = len(sub), int(div.sum())
-        total, total_div = total + n, total_div + n_div
+    tally = _Tally()
+    for alg, sub, div, n, n_div in _runs_by_algorithm(final, metric, threshold, style.order(final["algorithm"]), tally):
         vals = np.sort(pd.to_numeric(sub[metric], errors="coerce").to_numpy(dtype=float)[~div])
         cdf = np.arange(1, len(vals) + 1) / n if n else np.empty(0)
         kw = style.line_kwargs(alg) | {"label": _legend_label(alg, n, n_div)}
         if len(vals):
             ax.step(np.r_[vals[0], vals], np.r_[0.0, cdf], where="post", **kw)
-        for v, c in zip(vals, cdf, strict=True):
+        points = list(zip(vals, cdf, strict=True)) or [(np.nan, np.nan)]  # one NaN row: all diverged
+        for v, c in points:
             rows.append(
                 {
                     "algorithm": alg,
                     "label": style.label(alg),
                     "value": v,
                     "cdf": c,
-                    "n_runs": n,
-                    "n_diverged": n_div,
-                }
-            )
-        if not len(vals):
-            rows.append(
-                {
-                    "algorithm": alg,
-                    "label": style.label(alg),
-                    "value": np.nan,
-                    "cdf": np.nan,
                     "n_runs": n,
                     "n_diverged": n_div,
                 }
@@ -182,7 +190,7 @@ def cdf_figure(
     ax.set_ylim(0, 1)
     ax.set_xlabel("Final " + metric_label(metric))
     ax.set_ylabel("Cumulative fraction of runs")
-    _legend_below(ax, _note(total, total_div))
+    _legend_below(ax, _note(tally.runs, tally.diverged))
     return fig, pd.DataFrame(rows)
 
 
@@ -212,12 +220,8 @@ def envelope_figure(
     plt = _plt()
     fig, ax = plt.subplots(figsize=style.SINGLE_COLUMN)
     rows = []
-    total = total_div = 0
-    for alg in style.order(final["algorithm"]):
-        sub = final[final["algorithm"] == alg]
-        div = diverged_mask(sub, metric, threshold)
-        n, n_div = len(sub), int(div.sum())
-        total, total_div = total + n, total_div + n_div
+    tally = _Tally()
+    for alg, sub, div, n, n_div in _runs_by_algorithm(final, metric, threshold, style.order(final["algorithm"]), tally):
         if alg == THREE_BATCHED:
             source, seeds = THREE_BATCHED_SOURCE, sub.loc[~div, "source_seed"].astype(int).tolist()
         else:
@@ -248,7 +252,7 @@ def envelope_figure(
     _plain_log_ticks(ax, "y")
     ax.set_xlabel("Network Weight Update Step")
     ax.set_ylabel(metric_label(metric))
-    _legend_below(ax, _note(total, total_div))
+    _legend_below(ax, _note(tally.runs, tally.diverged))
     return fig, pd.DataFrame(rows)
 
 
@@ -348,12 +352,8 @@ def runtime_figure(
     fig, ax = plt.subplots(figsize=style.SINGLE_COLUMN)
     algs = [a for a in style.order(final["algorithm"]) if a not in set(exclude)]
     rows, ticks = [], []
-    total = total_div = 0
-    for k, alg in enumerate(algs):
-        sub = final[final["algorithm"] == alg]
-        div = diverged_mask(sub, metric, threshold)
-        n, n_div = len(sub), int(div.sum())
-        total, total_div = total + n, total_div + n_div
+    tally = _Tally()
+    for k, (alg, sub, div, n, n_div) in enumerate(_runs_by_algorithm(final, metric, threshold, algs, tally)):
         t = pd.to_numeric(sub.loc[~div, time_column], errors="coerce").to_numpy(dtype=float)
         t = t[np.isfinite(t)]
         ticks.append(style.label(alg) + (f" ({n_div} div.)" if n_div else ""))
@@ -383,7 +383,7 @@ def runtime_figure(
     ax.set_xticks(range(len(algs)))
     ax.set_xticklabels(ticks, rotation=45, ha="right")
     ax.set_ylabel("Training time (s)" if time_column == "train_seconds" else "Wall time (s)")
-    _divergence_note(fig, total, total_div)
+    _divergence_note(fig, tally.runs, tally.diverged)
     return fig, pd.DataFrame(rows)
 
 
