@@ -16,17 +16,8 @@ from onepass.config import build_config
 from onepass.data import prepare_data
 from onepass.trainer import TrainingRun
 
-MAIN = [
-    "Random",
-    "Random_SteppedLR",
-    "Random_Validation",
-    "Lorraine",
-    "Baydin",
-    "Ours_LR",
-    "Ours_LR_Momentum",
-    "Ours_HDLR_Momentum",
-    "DiffThroughOpt",
-]
+# The nine algorithms of the main experiments: all but the Long Diff-through-Opt settings.
+MAIN = [name for name, algorithm in ALGORITHMS.items() if not algorithm.track_whole_window]
 
 
 def time_run(name: str, data_dir: str, seed: int, threads: int) -> tuple[float, float]:
