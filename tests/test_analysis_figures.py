@@ -13,6 +13,13 @@ from test_analysis_fixtures import write_all
 
 from onepass.analysis.figures import build_figure
 
+SENSITIVITY_EXPERIMENTS = [
+    "Sensitivity_T1_i1",
+    "Sensitivity_T1_i2",
+    "Sensitivity_T2_i1",
+    "Sensitivity_T2_i2",
+    "Sensitivity_Random",
+]
 FIGURES = {
     "CDF_uci_energy": ("CDF", {}, ["uci_energy"], "f"),
     "CDF_Error_fashion_mnist": ("CDF_Error", {}, ["fashion_mnist"], "f"),
@@ -23,25 +30,13 @@ FIGURES = {
     "Sensitivity_Ours_LR_Momentum": (
         "Sensitivity",
         {"algorithm": "Ours_LR_Momentum", "dataset": "uci_energy"},
-        [
-            "Sensitivity_T1_i1",
-            "Sensitivity_T1_i2",
-            "Sensitivity_T2_i1",
-            "Sensitivity_T2_i2",
-            "Sensitivity_Random",
-        ],
+        SENSITIVITY_EXPERIMENTS,
         "f",
     ),
     "Sensitivity_DiffThroughOpt": (
         "Sensitivity",
         {"algorithm": "DiffThroughOpt", "dataset": "uci_energy"},
-        [
-            "Sensitivity_T1_i1",
-            "Sensitivity_T1_i2",
-            "Sensitivity_T2_i1",
-            "Sensitivity_T2_i2",
-            "Sensitivity_Random",
-        ],
+        SENSITIVITY_EXPERIMENTS,
         "f",
     ),
     "Hypergradients_Lr": ("Hypergradients", {}, [], "h"),

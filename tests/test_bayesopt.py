@@ -176,51 +176,18 @@ def test_bad_settings_name_the_key(data_dir):
 
 def test_cli_help_and_one_line_errors(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run(
-        [sys.executable, "-m", "onepass.bayesopt", "run", "--help"], capture_output=True, text=True, env=env
-    )
+
+    def bayesopt(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "onepass.bayesopt", "run", *args], capture_output=True, text=True, env=env
+        )
+
+    done = bayesopt("--help")
     assert done.returncode == 0 and "--repetition" in done.stdout
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "onepass.bayesopt",
-            "run",
-            "--dataset-config",
-            "uci_energy",
-            "--repetition",
-            "0",
-            "--out",
-            str(tmp_path / "x.parquet"),
-            "--data-dir",
-            str(tmp_path),
-            "--bounds",
-            "{bad",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    run = ("--dataset-config", "uci_energy", "--repetition", "0", "--out", str(tmp_path / "x.parquet"))
+    done = bayesopt(*run, "--data-dir", str(tmp_path), "--bounds", "{bad")
     assert done.returncode == 2 and done.stderr.startswith("error: --bounds") and len(done.stderr.splitlines()) == 1
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "onepass.bayesopt",
-            "run",
-            "--dataset-config",
-            "uci_energy",
-            "--repetition",
-            "0",
-            "--out",
-            str(tmp_path / "x.parquet"),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    done = bayesopt(*run, "--data-dir", str(tmp_path))
     assert done.returncode == 2 and "data.pt: missing" in done.stderr and len(done.stderr.splitlines()) == 1
     assert not (tmp_path / "x.parquet").exists()
 
