@@ -338,3 +338,22 @@ def test_tensorboard_events_match_the_parquet(data_dir, tmp_path):
         scalars = events.Scalars(tag)
         assert [s.step for s in scalars] == rows.step.tolist()
         np.testing.assert_allclose([s.value for s in scalars], rows.value, rtol=1e-6)  # TensorBoard stores float32
+
+
+@pytest.mark.parametrize("algorithm", ["Ours_LR_Momentum", "Ours_HDLR_Momentum", "Baydin", "Random_SteppedLR"])
+def test_last_hyperparameters_are_the_values_in_effect_during_each_window(data_dir, algorithm):
+    """`Last_Hyperparameter/*` at index h: the value used by steps hT..hT+T-1 (index 0 = initial)."""
+    result = run(data_dir, algorithm, seed=5).run()
+    frame = result.frame
+    T = 1 if algorithm == "Baydin" else 10
+    for name in ("Lr", "Weight_Decay", "Momentum"):
+        last = frame[frame.tag == f"Last_Hyperparameter/{name}"].sort_values("step")
+        per_step = frame[frame.tag == f"Hyperparameter/{name}"].set_index("step")["value"]
+        assert list(last.step) == list(range(len(last))) and len(last) == 30 // T
+        initial = result.initial_hyperparameters[{"Lr": "lr", "Weight_Decay": "weight_decay"}.get(name, "momentum")]
+        assert last.value.iloc[0] == pytest.approx(initial, rel=1e-6), name
+        for h, value in zip(last.step, last.value):
+            window = per_step.loc[h * T : h * T + T - 1]
+            assert (window == value).all(), (name, h)
+    lr = frame[frame.tag == "Last_Hyperparameter/Lr"].value.to_numpy()
+    assert np.ptp(lr) > 0  # every one of these algorithms changes lr between windows

@@ -220,6 +220,9 @@ class TrainingRun:
     def run_window(self) -> None:
         """Advance one hyperparameter window (T weight steps and one hyperparameter step)."""
         h = self.window
+        # The hyperparameters in effect during this window: what `Last_*` logs at index h (the
+        # authors' alignment: index 0 holds the initial values), before the window's own step changes them.
+        in_effect = self._hp_summary
         started = time.perf_counter()
         eval_seconds = 0.0
         last_train_loss = math.nan
@@ -271,14 +274,14 @@ class TrainingRun:
         self.train_seconds += time.perf_counter() - started - eval_seconds
         if self.status != "ok":
             return
-        self._end_window(h, last_train_loss)
+        self._end_window(h, last_train_loss, in_effect)
 
-    def _end_window(self, h: int, last_train_loss: float) -> None:
+    def _end_window(self, h: int, last_train_loss: float, in_effect: dict[str, float]) -> None:
         if math.isnan(last_train_loss):
             last_train_loss = self.log.last("Loss/Training") or math.nan
         now = time.time()
         self.log.add("Last_Loss/Training", h, last_train_loss, now)
-        for tag, value in self._hp_summary.items():
+        for tag, value in in_effect.items():
             self.log.add(f"Last_{tag}", h, value, now)
         if self.algorithm.stepped_lr:
             self.engine.multiply_lr(self.initial.lr_multiplier)
