@@ -1,5 +1,5 @@
 # The two commands of the README: `make reproduce` and `make test`. Both create .venv if missing.
-#   make reproduce DATA_MIRROR=../shared/datasets   # use a local copy of the raw datasets
+#   make reproduce DATA_MIRROR=/path/to/mirror      # raw files from a local copy (UCI ships in data/)
 #   make reproduce CONFIG=config/paper.yaml CORES=all
 # Other targets: venv, install, lint, bench, dryrun, rulegraph.
 
@@ -37,7 +37,7 @@ lint: $(PY)
 	$(VENV)/bin/ruff check .
 	$(SNAKEMAKE) --lint
 
-# bench_algorithms.py trains on real UCI Energy: build it first (DATA_MIRROR as for reproduce).
+# bench_algorithms.py trains on real UCI Energy: build it first (from data/, or DATA_MIRROR as for reproduce).
 bench: $(PY)
 	$(SNAKEMAKE) --cores 1 $(MIRROR_ARG) -- resources/data/uci_energy/data.pt
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository, the venv's Snakemake, the shared raw-data mirror.
+"""Shared fixtures: the repository, the venv's Snakemake, the raw-data mirror (embedded data/).
 
 Workflow tests run the real `snakemake` in a subprocess, always with `-s <repo>/Snakefile` from a
 temporary working directory: results, logs and `.snakemake/` metadata land there, so tests neither
@@ -7,13 +7,13 @@ see nor disturb results of the repository's own runs (or of colleagues working i
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fixtures_datasets import shared_mirror
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,11 +40,8 @@ def snakemake_cmd() -> list[str]:
 
 @pytest.fixture(scope="session")
 def data_mirror() -> Path:
-    """The shared raw-data mirror: $ONEPASS_DATA_MIRROR, else <repo>/../shared/datasets."""
-    path = Path(os.environ.get("ONEPASS_DATA_MIRROR", REPO_ROOT.parent / "shared" / "datasets"))
-    if not (path / "uci").is_dir():
-        pytest.skip(f"no raw-data mirror at {path} (set ONEPASS_DATA_MIRROR)")
-    return path.resolve()
+    """The raw-data mirror with the real UCI files (the repository's data/ unless overridden)."""
+    return shared_mirror()
 
 
 @pytest.fixture(scope="session")

@@ -37,14 +37,15 @@ UCI = [
 
 
 def shared_mirror() -> Path:
-    """The local mirror with the real UCI files: $ONEPASS_DATA_MIRROR or <repo>/../shared/datasets.
+    """The mirror with the real UCI files: $ONEPASS_DATA_MIRROR, else the repository's own ``data/``.
 
-    Skips the calling test (with the reason) if it is absent.
+    The UCI files ship with the repository, so their absence is a broken checkout: the calling test
+    fails (it is not skipped) and says which folder it looked in.
     """
-    path = Path(os.environ.get("ONEPASS_DATA_MIRROR") or REPO.parent / "shared" / "datasets")
+    path = Path(os.environ.get("ONEPASS_DATA_MIRROR") or REPO / "data")
     if not (path / "uci").is_dir():
-        pytest.skip(f"shared data mirror not found at {path} (set ONEPASS_DATA_MIRROR to a folder with uci/)")
-    return path
+        pytest.fail(f"no uci/ folder in the data mirror {path} (unset ONEPASS_DATA_MIRROR to use the embedded data/)")
+    return path.resolve()
 
 
 def sha256(path: str | os.PathLike) -> str:

@@ -88,6 +88,29 @@ def test_missing_mirror_file_names_path(tmp_path):
         fetch_file(raw, tmp_path / "out.txt", mirror=tmp_path / "mirror", progress=False)
 
 
+def test_embedded_copy_is_the_default_and_a_mirror_overrides_it(tmp_path):
+    raw = raw_file(tmp_path, url="http://127.0.0.1:9/unreachable")  # a download would fail
+    (tmp_path / "embedded").mkdir()
+    (tmp_path / "embedded" / "f.txt").write_bytes(b"hello\n")
+    dest = fetch_file(raw, tmp_path / "a" / "f.txt", embedded=tmp_path / "embedded", progress=False)
+    assert dest.read_bytes() == b"hello\n"
+    # a user's mirror wins even where the embedded folder has the file; a tampered embedded copy is refused
+    (tmp_path / "embedded" / "f.txt").write_bytes(b"tampered\n")
+    dest = fetch_file(raw, tmp_path / "b" / "f.txt", mirror=tmp_path / "mirror", embedded=tmp_path / "embedded")
+    assert dest.read_bytes() == b"hello\n"
+    with pytest.raises(ChecksumError, match=r"embedded/f\.txt: sha256 mismatch"):
+        fetch_file(raw, tmp_path / "c" / "f.txt", embedded=tmp_path / "embedded", progress=False)
+    assert not (tmp_path / "c" / "f.txt").exists()
+
+
+def test_repository_embeds_every_uci_file_verified():
+    sources = load_sources(REPO / "config" / "sources.yaml")
+    uci = [raw for dataset, source in sources.items() if dataset.startswith("uci_") for raw in source.files.values()]
+    assert len(uci) == 16
+    for raw in uci:
+        assert sha256(raw.mirror_path(REPO / "data")) == raw.sha256, raw.config_key
+
+
 def test_download_with_progress(tmp_path, capsys):
     raw = raw_file(tmp_path, payload=b"x" * 300_000)
     dest = fetch_file(raw, tmp_path / "dl" / "f.txt", progress=True)

@@ -8,7 +8,7 @@ import sys
 
 from . import build, load_sources
 from .errors import DatasetError
-from .sources import DATA_ROOT, DEFAULT_SOURCES, RAW_ROOT
+from .sources import DATA_ROOT, DEFAULT_SOURCES, EMBEDDED_ROOT, RAW_ROOT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("datasets", nargs="*", help="dataset ids (default: all in the sources file)")
     parser.add_argument("--sources", default=DEFAULT_SOURCES, help="sources YAML (default %(default)s)")
     parser.add_argument("--mirror", default=None, help="local mirror folder instead of the upstream URLs")
+    parser.add_argument(
+        "--embedded",
+        default=EMBEDDED_ROOT,
+        help="the repository's own partial mirror, used without --mirror for the files it holds (default %(default)s)",
+    )
     parser.add_argument("--raw-root", default=RAW_ROOT)
     parser.add_argument("--data-root", default=DATA_ROOT)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -31,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                 raw_root=args.raw_root,
                 data_root=args.data_root,
                 mirror=args.mirror,
+                embedded=args.embedded,
                 progress=not args.quiet,
             ):
                 print(path)

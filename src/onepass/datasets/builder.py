@@ -104,6 +104,7 @@ def fetch_dataset(
     *,
     raw_root: str | os.PathLike = RAW_ROOT,
     mirror: str | os.PathLike | None = None,
+    embedded: str | os.PathLike | None = None,
     progress: bool = True,
     force: bool = False,
 ) -> dict[str, Path]:
@@ -114,7 +115,7 @@ def fetch_dataset(
         if dest.is_file() and not force:
             verify_file(dest, raw)
         else:
-            fetch_file(raw, dest, mirror=mirror, progress=progress)
+            fetch_file(raw, dest, mirror=mirror, embedded=embedded, progress=progress)
         paths[key] = dest
     return paths
 
@@ -125,8 +126,9 @@ def build(
     raw_root: str | os.PathLike = RAW_ROOT,
     data_root: str | os.PathLike = DATA_ROOT,
     mirror: str | os.PathLike | None = None,
+    embedded: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> list[Path]:
     """Fetch and preprocess one dataset without Snakemake (used by ``python -m onepass.datasets``)."""
-    inputs = fetch_dataset(source, raw_root=raw_root, mirror=mirror, progress=progress)
+    inputs = fetch_dataset(source, raw_root=raw_root, mirror=mirror, embedded=embedded, progress=progress)
     return preprocess(source, inputs, Path(data_root) / source.id, verify=False)

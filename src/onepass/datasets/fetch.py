@@ -128,37 +128,55 @@ def download(
             time.sleep(wait)
 
 
+def local_origin(
+    source: RawFile, mirror: str | os.PathLike | None, embedded: str | os.PathLike | None
+) -> Path | None:
+    """Where to copy ``source`` from, or None to download it.
+
+    A user's ``mirror`` overrides everything and must hold the file. Otherwise the copy embedded in
+    the repository (``data/``, laid out like a mirror: the UCI files ship with the code) is used when
+    it has the file; anything it lacks is downloaded.
+    """
+    if mirror is not None:
+        origin = source.mirror_path(mirror)
+        if not origin.is_file():
+            raise FetchError(
+                f"{origin}: not found in the data mirror {mirror} (needed for {source.config_key}; "
+                f"mirror layout: <mirror>/{source.mirror}). Put the upstream file ({source.url}) there "
+                f"or unset data_mirror to download it."
+            )
+        return origin
+    if embedded is not None and source.mirror_path(embedded).is_file():
+        return source.mirror_path(embedded)
+    return None
+
+
 def fetch_file(
     source: RawFile,
     dest: str | os.PathLike,
     *,
     mirror: str | os.PathLike | None = None,
+    embedded: str | os.PathLike | None = None,
     retries: int = 3,
     backoff: float = 2.0,
     progress: bool = True,
 ) -> Path:
-    """Fetch one raw file to ``dest`` (from ``mirror`` if given, else its URL) and verify it.
+    """Fetch one raw file to ``dest`` (see :func:`local_origin` for where from) and verify it.
 
     Returns ``dest``. Nothing is left at ``dest`` unless the file verified.
     """
     dest = Path(dest)
     source.require_sha256()  # fail before any transfer if the file could not be verified anyway
+    origin = local_origin(source, mirror, embedded)
     with atomic_path(dest) as tmp:
-        if mirror is not None:
-            origin = source.mirror_path(mirror)
-            if not origin.is_file():
-                raise FetchError(
-                    f"{origin}: not found in the data mirror {mirror} (needed for {source.config_key}; "
-                    f"mirror layout: <mirror>/{source.mirror}). Put the upstream file ({source.url}) there "
-                    f"or unset data_mirror to download it."
-                )
+        if origin is not None:
             log.info("copying %s -> %s", origin, dest)
             with open(origin, "rb") as src, open(tmp, "wb") as out:
                 _copy_stream(src, out, origin.stat().st_size, str(dest), progress)
         else:
             log.info("downloading %s -> %s", source.url, dest)
             download(source.url, tmp, str(dest), retries=retries, backoff=backoff, progress=progress)
-        verify_file(tmp, source, shown_as=dest if mirror is None else source.mirror_path(mirror))
+        verify_file(tmp, source, shown_as=dest if origin is None else origin)
         os.chmod(tmp, 0o644)
     log.info("verified %s (sha256 %s)", dest, source.sha256)
     return dest

@@ -37,6 +37,8 @@ KIND_OUTPUTS: dict[str, tuple[str, ...]] = {
 DEFAULT_SOURCES = "config/sources.yaml"
 RAW_ROOT = "resources/raw"
 DATA_ROOT = "resources/data"
+#: The raw files that ship with the repository (the UCI sets), laid out like a data mirror.
+EMBEDDED_ROOT = "data"
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
