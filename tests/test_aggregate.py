@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from onepass.aggregate import FINAL_COLUMNS, AggregationError, aggregate, is_best_tag, main, pair_chunks
+from onepass.io_utils import sha256_file
 
 ORDER = ["Random", "Random_Validation", "Ours_LR_Momentum"]
 
@@ -54,7 +55,8 @@ def write_chunk(folder: Path, algorithm: str, seeds: list[int], values=None, str
             "final_full_validation_loss": 0.5, "train_seconds": 1.0, "wall_seconds": 2.0,
             "peak_memory_mb": 10.0, "steps_completed": 30,
         })
-    summary = {"algorithm": algorithm, "dataset": "uci_energy", "experiment": "exp", "config": {}, "runs": runs}
+    summary = {"algorithm": algorithm, "dataset": "uci_energy", "experiment": "exp", "config": {}, "runs": runs,
+               "scalars_sha256": sha256_file(stem.with_suffix(".parquet"))}
     stem.with_suffix(".json").write_text(json.dumps(summary))
     return stem
 
@@ -122,7 +124,9 @@ def test_pairs_parquet_only_arguments(tmp_path):
     assert pair_chunks([stem.with_suffix(".parquet")]) == [(stem.with_suffix(".parquet"), stem.with_suffix(".json"))]
 
 
-@pytest.mark.parametrize("broken", ["missing json", "duplicate run", "not a chunk", "bad json"])
+@pytest.mark.parametrize(
+    "broken", ["missing json", "duplicate run", "not a chunk", "bad json", "json of another run", "json without sha"]
+)
 def test_errors_name_the_file(tmp_path, broken):
     first = write_chunk(tmp_path / "runs" / "Random", "Random", [0, 1])
     files = chunk_files(first)
@@ -136,6 +140,13 @@ def test_errors_name_the_file(tmp_path, broken):
     elif broken == "not a chunk":
         culprit = tmp_path / "runs" / "notes.txt"
         files.append(str(culprit))
+    elif broken == "json of another run":  # a rerun replaced the table but not the summary
+        other = write_chunk(tmp_path / "other", "Random", [0, 1], values=lambda seed, step, tag: 7.0)
+        culprit.write_bytes(other.with_suffix(".json").read_bytes())
+    elif broken == "json without sha":
+        summary = json.loads(culprit.read_text())
+        del summary["scalars_sha256"]
+        culprit.write_text(json.dumps(summary))
     else:
         culprit.write_text("{not json")
     with pytest.raises(AggregationError, match=culprit.name):

@@ -199,3 +199,72 @@ def test_full_disk_gives_a_clear_error_and_no_partial_outputs(data_dir, tmp_path
         assert sorted(p.name for p in mount_point.iterdir()) == []
     finally:
         subprocess.run(["umount", str(mount_point)], check=False)
+
+
+@pytest.fixture(scope="module")
+def long_reference(data_dir, tmp_path_factory) -> Path:
+    """An uninterrupted run of the long chunk the signal tests interrupt."""
+    out = tmp_path_factory.mktemp("reference") / "chunk.parquet"
+    subprocess.run(cli(out, data_dir, "--seeds", "0-2", "--set", "hyperparameter_steps=400"), check=True, timeout=600)
+    return out
+
+
+@pytest.mark.parametrize(
+    "signal_name,every",
+    [("SIGTERM", "0"), ("SIGUSR1", "0"), ("SIGINT", "0"), ("SIGINT", "300")],
+)
+def test_every_stop_signal_checkpoints_and_the_rerun_is_bit_identical(
+    data_dir, long_reference, tmp_path, signal_name, every
+):
+    """SIGTERM, SIGUSR1 and Ctrl-C stop the chunk at a window end with a checkpoint, also with
+    `--checkpoint-every 0` (which turns off periodic checkpoints, not the signal handling)."""
+    out = tmp_path / "chunk.parquet"
+    ckpt = out.with_suffix(".ckpt")
+    # later --seeds/--set arguments win: 3 seeds x 4000 steps, long enough to be interrupted mid-run
+    args = cli(out, data_dir, "--seeds", "0-2", "--set", "hyperparameter_steps=400", "--checkpoint-every", every,
+               "--tensorboard-dir", str(tmp_path / "tb"))  # fmt: skip
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (tmp_path / "tb" / "seed0").is_dir() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)  # the first run's event folder: training has started
+    time.sleep(0.3)
+    process.send_signal(getattr(signal, signal_name))
+    _, stderr = process.communicate(timeout=120)
+    expected_status = 130 if signal_name == "SIGINT" else EXIT_PREEMPTED
+    assert process.returncode == expected_status, stderr
+    assert f"{signal_name} received" in stderr and "run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    assert ckpt.exists() and not out.exists() and not out.with_suffix(".json").exists()
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not ckpt.exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(out)[COLUMNS], pd.read_parquet(long_reference)[COLUMNS])
+
+
+def test_failed_summary_write_leaves_no_table_behind(data_dir, tmp_path):
+    """The chunk's two files appear together or not at all: here the JSON cannot be renamed into
+    place (a folder occupies its name), so the table already renamed is taken back."""
+    out = tmp_path / "chunk.parquet"
+    (tmp_path / "chunk.json").mkdir()
+    (tmp_path / "chunk.json" / "occupied").write_text("")
+    with pytest.raises(OutputError, match=r"chunk\.json: writing failed.*removed .*chunk\.parquet"):
+        train_chunk("uci_energy", "Random", [0], out, data_dir=data_dir, device="cpu", progress=False,
+                    overrides=["hyperparameter_steps=2"])  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk.json"]  # only the obstacle
+
+
+def test_read_only_output_folder_gives_one_clear_error(data_dir, tmp_path):
+    """A real read-only mount: the write probe fails and its cleanup must not hide that."""
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=16k", "tmpfs", str(mount_point)],
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        result = subprocess.run(cli(mount_point / "chunk.parquet", data_dir), capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "ro: output folder is not writable (Read-only file system)" in result.stderr
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)

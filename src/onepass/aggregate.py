@@ -32,6 +32,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .io_utils import sha256_file, write_all_atomically
+
+#: Key of a chunk JSON holding the sha256 of the chunk's parquet (written by `onepass.runner`).
+SCALARS_SHA256 = "scalars_sha256"
+
 #: Column types of a chunk table (CONTRACTS.md, "Chunk outputs").
 CHUNK_SCHEMA = pa.schema(
     [
@@ -110,6 +115,26 @@ def read_summary(path: Path) -> dict:
     return summary
 
 
+def check_pair(parquet: Path, summary_path: Path, summary: dict) -> None:
+    """Refuse a JSON summary that does not describe the parquet beside it.
+
+    A chunk's two files are written together, and the summary records the sha256 of its table, so
+    a pair mixed from two runs (an interrupted rerun, a hand copy) is caught here rather than
+    silently aggregated.
+    """
+    recorded = summary.get(SCALARS_SHA256)
+    if recorded is None:
+        raise AggregationError(
+            f"{summary_path}: no '{SCALARS_SHA256}' (not written by this version of onepass train); rerun the chunk"
+        )
+    actual = sha256_file(parquet)
+    if actual != recorded:
+        raise AggregationError(
+            f"{summary_path}: describes another table than {parquet} (recorded sha256 {recorded[:12]}..., "
+            f"actual {actual[:12]}...); the two files come from different runs: delete both and rerun the chunk"
+        )
+
+
 def read_chunk(path: Path, algorithm: str) -> pa.Table:
     """Read one chunk parquet, normalise its column types and prepend the `algorithm` column."""
     try:
@@ -183,35 +208,6 @@ def final_rows(experiment: str, summaries: Sequence[dict]) -> pd.DataFrame:
     return frame[FINAL_COLUMNS + tag_columns]
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def write_atomic_parquet(table: pa.Table, path: Path) -> None:
-    """Write a parquet file under a temporary name, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
-    try:
-        # Dictionary-encode only the categorical columns: trying it on float columns costs
-        # time (about a third of the write) and then falls back to plain encoding anyway.
-        dictionary_columns = [name for name in ("algorithm", "tag") if name in table.column_names]
-        pq.write_table(table, tmp, use_dictionary=dictionary_columns)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a CSV under a temporary name, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def aggregate(
     chunk_files: Iterable[str | os.PathLike],
     experiment: str,
@@ -230,6 +226,8 @@ def aggregate(
     if not pairs:
         raise AggregationError(f"experiment {experiment}: no chunk files given")
     summaries = [read_summary(summary) for _, summary in pairs]
+    for (parquet, summary_path), summary in zip(pairs, summaries, strict=True):
+        check_pair(parquet, summary_path, summary)
     order = {name: rank for rank, name in enumerate(algorithm_order or [])}
     ranked = sorted(range(len(pairs)), key=lambda k: (order.get(summaries[k]["algorithm"], len(order)), k))
     pairs = [pairs[k] for k in ranked]
@@ -254,8 +252,15 @@ def aggregate(
     rank = final["algorithm"].map(lambda name: order.get(name, len(order)))
     final = final.assign(_rank=rank).sort_values(["_rank", "seed"], kind="stable").drop(columns="_rank")
 
-    write_atomic_parquet(table, Path(parquet_out))
-    write_atomic_csv(final, Path(final_out))
+    # Dictionary-encode only the categorical columns: trying it on float columns costs time (about
+    # a third of the write) and then falls back to plain encoding anyway.
+    dictionary_columns = [name for name in ("algorithm", "tag") if name in table.column_names]
+    write_all_atomically(
+        {
+            parquet_out: lambda temp: pq.write_table(table, temp, use_dictionary=dictionary_columns),
+            final_out: lambda temp: final.to_csv(temp, index=False),
+        }
+    )
     return {"chunks": len(pairs), "runs": len(final), "rows": table.num_rows}
 
 

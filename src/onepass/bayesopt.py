@@ -179,8 +179,7 @@ def run_bayesopt(
     from .algorithms import get_algorithm, resolve_config
     from .config import build_config, parse_assignment
     from .data import prepare_data
-    from .io_utils import atomic_write_json
-    from .runner import output_paths, resolve_device, write_parquet
+    from .runner import output_paths, resolve_device, scalars_writer, write_chunk
     from .trainer import TrainingRun
 
     if isinstance(repetition, bool) or not isinstance(repetition, int) or repetition < 0:
@@ -334,8 +333,7 @@ def run_bayesopt(
     payload = _jsonable(payload)
     if out is not None:
         parquet_path, json_path = output_paths(out)
-        write_parquet(table, parquet_path)
-        atomic_write_json(json_path, payload)
+        write_chunk(parquet_path, json_path, scalars_writer(table), payload)
     payload["frame"] = table
     return payload
 

@@ -1,8 +1,9 @@
 """Chunk checkpoints: survive SLURM time limits and preemption without losing more than minutes.
 
-A chunk (several seeds of one algorithm) checkpoints every ``every_seconds`` and when SLURM's
-warning signals arrive (SIGTERM before a kill or requeue, SIGUSR1 when the job asks for
-``--signal``). The checkpoint holds the finished seeds' results and the running seed's complete
+A chunk (several seeds of one algorithm) checkpoints every ``every_seconds`` and, whether or not
+periodic checkpoints are on, when a stop signal arrives: SLURM's warnings (SIGTERM before a kill or
+requeue, SIGUSR1 when the job asks for ``--signal``) or Ctrl-C (SIGINT; a second Ctrl-C aborts at
+once without saving). The checkpoint holds the finished seeds' results and the running seed's complete
 state; it is written atomically next to the chunk's outputs, loaded with ``weights_only=True``
 (no arbitrary pickles), and removed when the chunk completes. Running the same command again
 resumes: the result is bit-identical on CPU to an uninterrupted run.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -34,6 +36,12 @@ class Preempted(Exception):
     def __init__(self, path: Path, signal_name: str) -> None:
         super().__init__(f"{signal_name} received: state saved to {path}; run the same command again to resume")
         self.path = path
+        self.signal_name = signal_name
+
+    @property
+    def exit_status(self) -> int:
+        """130 after Ctrl-C, as shells expect; otherwise EX_TEMPFAIL, which asks for a rerun."""
+        return 128 + signal.SIGINT if self.signal_name == "SIGINT" else EXIT_PREEMPTED
 
 
 def fingerprint(payload: dict[str, Any]) -> str:
@@ -70,7 +78,7 @@ def state_to_frame(state: dict[str, Any]) -> pd.DataFrame:
 class ChunkCheckpointer:
     """Decides when to checkpoint, writes and reads the checkpoint file, handles stop signals."""
 
-    SIGNALS = ("SIGTERM", "SIGUSR1")
+    SIGNALS = ("SIGTERM", "SIGUSR1", "SIGINT")
 
     def __init__(self, path: str | Path, key: str, every_seconds: float = 300.0) -> None:
         self.path = Path(path)
@@ -93,7 +101,11 @@ class ChunkCheckpointer:
 
     def _on_signal(self, number: int, frame: object) -> None:
         # Only set a flag: the state is consistent at window boundaries, where it is checked.
-        self.requested = signal.Signals(number).name
+        name = signal.Signals(number).name
+        if name == "SIGINT" and self.requested == "SIGINT":
+            raise KeyboardInterrupt  # a second Ctrl-C: the user does not want to wait
+        self.requested = self.requested or name
+        os.write(2, f"\n{name} received: saving a checkpoint at the end of this hyperparameter window\n".encode())
 
     def load(self) -> tuple[list[RunResult], dict[str, Any] | None]:
         """Finished results and the running seed's state from an existing checkpoint (or nothing)."""

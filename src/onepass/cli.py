@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -82,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=300.0,
         metavar="SECONDS",
-        help="checkpoint to OUT.ckpt this often and on SIGTERM/SIGUSR1; rerunning resumes (0 disables; "
-        "default %(default)s)",
+        help="checkpoint to OUT.ckpt this often (0: never periodically); SIGTERM, SIGUSR1 and Ctrl-C always "
+        "checkpoint at the end of the running hyperparameter window; rerunning resumes (default %(default)s)",
     )
     train.add_argument("--keep-checkpoint", action="store_true", help="keep OUT.ckpt after the chunk completes")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, algorithm in ALGORITHMS.items():
             print(f"{name:45s} {algorithm.description}")
         return 0
-    from .checkpoint import EXIT_PREEMPTED, Preempted
+    from .checkpoint import Preempted
     from .data import DataError
     from .io_utils import OutputError
     from .runner import parse_seeds, set_threads, train_chunk
@@ -118,12 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             experiment=args.experiment,
             init_weights=args.init_weights,
             progress=not args.quiet,
-            checkpoint_every=args.checkpoint_every if args.checkpoint_every > 0 else None,
+            checkpoint_every=args.checkpoint_every if args.checkpoint_every != 0 else None,
             keep_checkpoint=args.keep_checkpoint,
         )
     except Preempted as stop:
         print(f"interrupted: {stop}", file=sys.stderr)
-        return EXIT_PREEMPTED
+        return stop.exit_status
+    except KeyboardInterrupt:
+        print("interrupted before a checkpoint could be saved: no output was written", file=sys.stderr)
+        return 128 + signal.SIGINT
     except (ConfigError, DataError, OutputError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

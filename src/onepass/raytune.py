@@ -287,8 +287,7 @@ def run_search(
     from .algorithms import get_algorithm, resolve_config
     from .config import build_config
     from .data import prepare_data
-    from .io_utils import atomic_write_json
-    from .runner import output_paths
+    from .runner import output_paths, write_chunk
 
     scheduler = normalise_scheduler(scheduler)
     if algorithm not in ALGORITHMS:
@@ -412,10 +411,7 @@ def run_search(
         "trials": trials,
     }
     payload = _jsonable(payload)
-    from .io_utils import atomic_write
-
-    atomic_write(parquet_path, lambda temp: rows.to_parquet(temp, index=False))
-    atomic_write_json(json_path, payload)
+    write_chunk(parquet_path, json_path, lambda temp: rows.to_parquet(temp, index=False), payload)
     payload["frame"] = rows
     return payload
 

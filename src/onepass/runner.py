@@ -6,11 +6,13 @@ every run, which dominated the cost of small UCI runs in the authors' one-proces
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from .aggregate import SCALARS_SHA256
 from .algorithms import get_algorithm, resolve_config
 from .checkpoint import ChunkCheckpointer, fingerprint
 from .config import build_config
 from .data import prepare_data
-from .io_utils import OutputError, atomic_write, atomic_write_json
+from .io_utils import OutputError, sha256_file, write_all_atomically, write_json
 from .scalars import empty_frame
 from .trainer import RunResult, TrainingRun
 
@@ -81,10 +84,31 @@ def output_paths(out: str | Path) -> tuple[Path, Path]:
     return out / "scalars.parquet", out / "summary.json"
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+def scalars_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
+    """A writer of a chunk table as zstd parquet with a dictionary-encoded ``tag`` column."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.set_column(table.schema.get_field_index("tag"), "tag", table.column("tag").dictionary_encode())
-    atomic_write(path, lambda temp: pq.write_table(table, temp, compression="zstd"))
+    return lambda temp: pq.write_table(table, temp, compression="zstd")
+
+
+def write_chunk(
+    parquet_path: Path, json_path: Path, write_table: Callable[[Path], None], payload: dict[str, Any]
+) -> None:
+    """Write a chunk's table and JSON summary together (both appear or neither does).
+
+    The summary records the table's sha256 (``scalars_sha256``), which aggregation checks, so a
+    table and a summary from two different runs can never pass for one chunk.
+    """
+    digest: dict[str, str] = {}
+
+    def table(temp: Path) -> None:
+        write_table(temp)
+        digest["sha256"] = sha256_file(temp)
+
+    def summary(temp: Path) -> None:
+        write_json({**payload, SCALARS_SHA256: digest["sha256"]})(temp)
+
+    write_all_atomically({parquet_path: table, json_path: summary})
 
 
 def train_chunk(
@@ -105,9 +129,13 @@ def train_chunk(
 ) -> list[RunResult]:
     """Train ``seeds`` and write the chunk's parquet and JSON atomically; return the results.
 
-    With ``checkpoint_every`` (seconds; None disables) the chunk checkpoints to ``<out>.ckpt`` and
-    on SIGTERM/SIGUSR1, raising :class:`onepass.checkpoint.Preempted`; calling again resumes.
+    The chunk checkpoints to ``<out>.ckpt`` every ``checkpoint_every`` seconds (None: never
+    periodically) and, whatever that setting, when SIGTERM, SIGUSR1 or SIGINT arrives, at the end of
+    the running hyperparameter window; it then raises :class:`onepass.checkpoint.Preempted`.
+    Calling again with the same arguments resumes from the checkpoint, bit-identically on CPU.
     """
+    if checkpoint_every is not None and not checkpoint_every > 0:
+        raise ValueError(f"--checkpoint-every must be positive seconds (0 disables), got {checkpoint_every}")
     algorithm = get_algorithm(algorithm_name)
     config = build_config(dataset_config, overrides)
     resolved = resolve_config(config, algorithm)
@@ -115,28 +143,16 @@ def train_chunk(
     check_writable(parquet_path.parent)
     torch_device = resolve_device(device)
     data = prepare_data(resolved, data_dir, algorithm.keep_validation, torch_device)
-    total_steps = resolved["network_weight_steps"] * resolved["hyperparameter_steps"] * len(seeds)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=total_steps,
-            desc=f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}",
-            unit="step",
-            mininterval=2.0,
-            file=sys.stderr,
-        )
     key = fingerprint(
         {"algorithm": algorithm_name, "seeds": list(seeds), "config": resolved, "init_weights": str(init_weights)}
     )
-    checkpointer = ChunkCheckpointer(checkpoint_path(parquet_path), key, checkpoint_every or float("inf"))
-    results, current = checkpointer.load() if checkpoint_every is not None else ([], None)
+    checkpointer = ChunkCheckpointer(checkpoint_path(parquet_path), key, checkpoint_every or math.inf)
+    results, current = checkpointer.load()
     steps_per_run = resolved["network_weight_steps"] * resolved["hyperparameter_steps"]
+    bar = _progress_bar(f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}", steps_per_run * len(seeds), progress)
     try:
         with checkpointer:
-            if bar is not None and results:
-                bar.update(steps_per_run * len(results))
+            bar.update(steps_per_run * len(results))
             for seed in seeds[len(results) :]:
                 tb = Path(tensorboard_dir) / f"seed{seed}" if tensorboard_dir is not None else None
                 run = TrainingRun(
@@ -145,20 +161,13 @@ def train_chunk(
                 if current is not None:
                     run.load_state_dict(current)
                     current = None
-                    if bar is not None:
-                        bar.update(run.window * run.T)
-                result = run.run(
-                    progress=bar.update if bar is not None else None,
-                    after_window=checkpointer.after_window if checkpoint_every is not None else None,
-                )
-                if bar is not None and result.status != "ok":
-                    bar.update(steps_per_run - result.steps_completed)
+                    bar.update(run.window * run.T)
+                result = run.run(progress=bar.update, after_window=checkpointer.after_window)
+                bar.update(steps_per_run - result.steps_completed)  # a diverged run's remaining steps
                 results.append(result)
-                if checkpoint_every is not None:
-                    checkpointer.finished_seed(result)
+                checkpointer.finished_seed(result)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     frames = [r.frame for r in results if len(r.frame)]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     payload = {
@@ -169,11 +178,17 @@ def train_chunk(
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "device": str(torch_device)},
         "runs": [_jsonable(r.summary()) for r in results],
     }
-    write_parquet(frame, parquet_path)
-    atomic_write_json(json_path, payload)
+    write_chunk(parquet_path, json_path, scalars_writer(frame), payload)
     if not keep_checkpoint:
         checkpointer.remove()
     return results
+
+
+def _progress_bar(description: str, total: int, enabled: bool) -> Any:
+    """A tqdm bar on stderr, or a stand-in with the same two methods that shows nothing."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="step", mininterval=2.0, file=sys.stderr, disable=not enabled)
 
 
 def checkpoint_path(parquet_path: Path) -> Path:
@@ -183,16 +198,14 @@ def checkpoint_path(parquet_path: Path) -> Path:
 
 def check_writable(folder: Path) -> None:
     """Fail before training, not after hours of it, when the outputs cannot be written."""
-    probe = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".onepass-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".onepass-write-test-")
     except OSError as error:
         raise OutputError(f"{folder}: output folder is not writable ({error.strerror or error})") from None
-    finally:
-        if probe is not None:
-            probe.unlink(missing_ok=True)
+    os.close(handle)
+    with contextlib.suppress(OSError):  # a probe that cannot be removed must not hide the result
+        os.unlink(probe)
 
 
 def _jsonable(value: Any) -> Any:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..io_utils import atomic_write, atomic_write_text
 from .metrics import ERROR_METRIC
 
 FINAL_REQUIRED = ("algorithm", "seed", "status")
@@ -158,23 +159,11 @@ def trajectories(
     return matrix, wide.columns.to_numpy(dtype=int), [int(s) for s in wide.index]
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write through a temporary file and rename, so a crash never leaves a partial output."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def atomic_write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     atomic_write_text(path, df.to_csv(index=False))
 
 
 def atomic_savefig(fig, path: str | os.PathLike[str]) -> None:
-    """Save a matplotlib figure as PDF atomically (temp name keeps the ``.pdf`` suffix)."""
+    """Save a matplotlib figure atomically, in the format its suffix names (PDF by default)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
-    fig.savefig(tmp, format=path.suffix.lstrip(".") or "pdf")
-    os.replace(tmp, path)
+    atomic_write(path, lambda temp: fig.savefig(temp, format=path.suffix.lstrip(".") or "pdf"))

@@ -8,7 +8,6 @@ another untrusted copy.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import os
@@ -20,8 +19,8 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from ..io_utils import atomic_path, sha256_file
 from .errors import ChecksumError, FetchError
-from .io import atomic_path
 from .sources import RawFile
 
 log = logging.getLogger(__name__)
@@ -29,15 +28,6 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 #: HTTP statuses worth retrying (server-side or rate limiting); others (404, 403) are permanent.
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_file(path: str | os.PathLike, source: RawFile, shown_as: str | os.PathLike | None = None) -> None:
@@ -177,6 +167,5 @@ def fetch_file(
             log.info("downloading %s -> %s", source.url, dest)
             download(source.url, tmp, str(dest), retries=retries, backoff=backoff, progress=progress)
         verify_file(tmp, source, shown_as=dest if origin is None else origin)
-        os.chmod(tmp, 0o644)
     log.info("verified %s (sha256 %s)", dest, source.sha256)
     return dest
