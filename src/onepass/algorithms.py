@@ -148,4 +148,19 @@ def resolve_config(config: dict[str, Any], algorithm: Algorithm) -> dict[str, An
     if not algorithm.keep_validation:
         out["validation_proportion"] = 0.0
     validate(out)
+    if algorithm.method in ("neumann", "exact") and out["validation_proportion"] == 0:
+        raise ConfigError(
+            f"config key 'validation_proportion': is 0, but {algorithm.name} tunes its hyperparameters on a "
+            "validation set; set validation_proportion > 0 (e.g. --set validation_proportion=0.2)"
+        )
     return out
+
+
+def overridden_pinned_settings(algorithm: Algorithm, overrides: list[tuple[str, Any]]) -> list[str]:
+    """The user's settings that ``algorithm`` replaces by its own (``key=value (uses X)``), so the
+    caller can say so: Long Diff-through-Opt *is* its window length, whatever the user set."""
+    return [
+        f"{key}={value!r} (uses {algorithm.pinned[key]!r})"
+        for key, value in overrides
+        if key in algorithm.pinned and algorithm.pinned[key] != value
+    ]

@@ -189,24 +189,26 @@ def build_config(
         if key not in DEFAULTS:
             raise ConfigError(f"dataset config: unknown key '{key}'; allowed: {_known(DEFAULTS)}")
     config = merge(DEFAULTS, dataset)
-    items: list[tuple[str, Any]]
-    if overrides is None:
-        items = []
-    elif isinstance(overrides, dict):
-        items = list(_flatten(overrides))
-    else:
-        items = [parse_assignment(text) for text in overrides]
-    for key, value in items:
-        set_dotted(config, key, _yaml11_number(value))
+    for key, value in override_items(overrides):
+        set_dotted(config, key, value)
     validate(config)
     return config
+
+
+def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[str, Any]]:
+    """User overrides as (dotted key, value) pairs, from a mapping or from ``key=value`` strings."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, dict):
+        return [(key, _yaml11_number(value)) for key, value in _flatten(overrides)]
+    return [parse_assignment(text) for text in overrides]
 
 
 def _flatten(mapping: dict[str, Any], prefix: str = ""):
     """Yield dotted keys; sections that are whole values (clipping.lr lists) stay whole."""
     for key, value in mapping.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and key in ("model", "init", "hyperparameter_optimiser", "clipping"):
+        if isinstance(value, dict) and key in SECTIONS:
             yield from _flatten(value, dotted + ".")
         else:
             yield dotted, value
@@ -234,13 +236,64 @@ def _is_range(value: Any) -> bool:
     )
 
 
+#: Keys holding a mapping of settings: they are set key by key (clipping.lr=null), never replaced.
+SECTIONS = ("model", "init", "hyperparameter_optimiser", "clipping")
+
+#: Keys that are switches: only true or false is accepted (YAML reads "maybe" or 3 as other types).
+BOOLEAN_KEYS = (
+    "normalise_inputs",
+    "normalise_outputs",
+    "validation_in_train_mode",
+    "fail_on_unclipped_fixed_lr",
+    "reset_weights_after_hyperparameter_step",
+)
+
+
+def _validate_sections(config: dict[str, Any]) -> None:
+    for key in SECTIONS:
+        example = {"clipping": "clipping.lr=null"}.get(key, f"{key}.<key>=<value>")
+        _require(
+            isinstance(config[key], dict),
+            key,
+            f"is a section of settings, got {config[key]!r}; set its keys one by one, e.g. {example}",
+        )
+
+
+def _validate_model(model: dict[str, Any]) -> None:
+    _require(model.get("type") in ALLOWED_MODELS, "model.type", f"got {model.get('type')!r}; allowed: {ALLOWED_MODELS}")
+    hidden = model.get("hidden_sizes")
+    if hidden is not None:
+        _require(
+            isinstance(hidden, list) and all(_is_int(h) and h >= 1 for h in hidden),
+            "model.hidden_sizes",
+            f"must be a list of positive layer widths, e.g. [50], got {hidden!r}",
+        )
+    for key in ("embedding_size", "hidden_size", "num_layers", "vocab_size"):
+        value = model.get(key)
+        if value is not None:
+            _require(_is_int(value) and value >= 1, f"model.{key}", f"must be a positive integer, got {value!r}")
+    if "batch_norm" in model:
+        _require(
+            isinstance(model["batch_norm"], bool),
+            "model.batch_norm",
+            f"must be true or false, got {model['batch_norm']!r}",
+        )
+
+
 def validate(config: dict[str, Any]) -> None:
     """Check types and ranges; raise :class:`ConfigError` naming the first bad key."""
+    _validate_sections(config)
+    for key in BOOLEAN_KEYS:
+        _require(isinstance(config[key], bool), key, f"must be true or false, got {config[key]!r}")
+    threshold = config["divergence_threshold"]
+    _require(
+        threshold is None or (_is_number(threshold) and threshold > 0),
+        "divergence_threshold",
+        f"must be a positive number or null, got {threshold!r}",
+    )
     _require(isinstance(config["dataset"], str), "dataset", "must name the dataset id, e.g. uci_energy")
     _require(config["task"] in ALLOWED_TASKS, "task", f"got {config['task']!r}; allowed: {ALLOWED_TASKS}")
-    model = config["model"]
-    _require(isinstance(model, dict), "model", "must be a mapping with a 'type'")
-    _require(model.get("type") in ALLOWED_MODELS, "model.type", f"got {model.get('type')!r}; allowed: {ALLOWED_MODELS}")
+    _validate_model(config["model"])
     for key in ("network_weight_steps", "hyperparameter_steps", "lookback", "log_every", "streams"):
         _require(_is_int(config[key]) and config[key] >= 1, key, f"must be a positive integer, got {config[key]!r}")
     _require(_is_int(config["test_size"]) and config["test_size"] >= 1, "test_size", "must be a positive integer")
@@ -277,5 +330,3 @@ def validate(config: dict[str, Any]) -> None:
         "init.momentum",
         f"must be [low, high] within [0, 1] or a fixed number in [0, 1), got {mom_init!r}",
     )
-    extra_model = set(model) - MODEL_KEYS
-    _require(not extra_model, "model", f"unknown keys {sorted(extra_model)}; allowed: {sorted(MODEL_KEYS)}")

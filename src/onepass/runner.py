@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import torch
 
 from .aggregate import SCALARS_SHA256
-from .algorithms import get_algorithm, resolve_config
+from .algorithms import get_algorithm, overridden_pinned_settings, resolve_config
 from .checkpoint import ChunkCheckpointer, fingerprint
-from .config import build_config
+from .config import build_config, override_items
 from .data import prepare_data
 from .io_utils import OutputError, sha256_file, write_all_atomically, write_json
 from .scalars import empty_frame
@@ -71,9 +71,15 @@ def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when available, so GPU pipeline rules still run on a laptop's CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: not a device; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA device is available here; use --device cpu or auto")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name}: only cpu, cuda, cuda:N and auto are supported")
+    return device
 
 
 def output_paths(out: str | Path) -> tuple[Path, Path]:
@@ -139,6 +145,9 @@ def train_chunk(
     algorithm = get_algorithm(algorithm_name)
     config = build_config(dataset_config, overrides)
     resolved = resolve_config(config, algorithm)
+    replaced = overridden_pinned_settings(algorithm, override_items(overrides))
+    if replaced:
+        print(f"warning: {algorithm_name} ignores {', '.join(replaced)}: it defines these", file=sys.stderr)
     parquet_path, json_path = output_paths(out)
     check_writable(parquet_path.parent)
     torch_device = resolve_device(device)

@@ -52,6 +52,24 @@ class RunResult:
         return {k: v for k, v in self.__dict__.items() if k != "frame"}
 
 
+def load_initial_weights(model: torch.nn.Module, path: str | Path, model_type: str) -> None:
+    """Load ``--init-weights``: a state dict saved with ``torch.save``, read with ``weights_only``
+    (a file carrying arbitrary pickled objects is refused, not executed)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"--init-weights {path}: no such file") from None
+    except Exception as error:  # empty, truncated, not a torch file, or a pickle weights_only refuses
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise ValueError(f"--init-weights {path}: not a model state dict saved with torch.save ({detail})") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"--init-weights {path}: holds a {type(state).__name__}, not a model state dict")
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise ValueError(f"--init-weights {path}: does not fit the {model_type} model ({error})") from None
+
+
 def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -86,13 +104,7 @@ class TrainingRun:
             torch.manual_seed(derive_seed(seed, "weights"))
             model = build_model(cfg, data.in_features, data.out_features)
         if init_weights is not None:
-            state = torch.load(init_weights, map_location="cpu", weights_only=True)
-            try:
-                model.load_state_dict(state)
-            except (RuntimeError, TypeError, AttributeError) as error:
-                raise ValueError(
-                    f"--init-weights {init_weights}: does not fit the {cfg['model']['type']} model ({error})"
-                ) from None
+            load_initial_weights(model, init_weights, cfg["model"]["type"])
         self.model = model.to(device)
         self.model.train()
         # Toggling train/eval walks every submodule (costly at 4000 steps x 4 evaluations), and only
