@@ -1,4 +1,4 @@
-"""Benchmark: aggregate 10,000 synthetic runs of 400 logged points each (issue 4).
+"""Benchmark: aggregate 10,000 synthetic runs of 400 logged points each.
 
 The paper's TensorBoard-parsing step took tens of minutes for an experiment of this size (the
 Sensitivity study: 100 cells x 100 seeds). This writes the same volume as training chunks

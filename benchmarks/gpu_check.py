@@ -1,6 +1,6 @@
 """GPU check: seconds per step and peak GPU memory of the large-scale models per algorithm.
 
-One prepared run for a machine with a GPU (issue: the onepass library): a few hundred steps of
+One prepared run for a machine with a GPU: a few hundred steps of
 Random, Ours_LR_Momentum, Ours_HDLR_Momentum and DiffThroughOpt on ResNet-18 (CIFAR-shaped random
 data, batch 100) and on the PTB LSTM (random tokens, 70 x 40 streams), all timed in one invocation.
 

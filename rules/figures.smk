@@ -1,5 +1,5 @@
 # rules/figures.smk: every configured figure is its own target results/figures/<Name>.pdf,
-# with the statistics it plots in results/figures/<Name>.csv (issue 5).
+# with the statistics it plots in results/figures/<Name>.csv.
 #
 # config `figures:` entries: <Name>: {kind: <Kind>, experiments: [...], <options>}; the option
 # keys per kind are in workflow/schemas/figures.schema.yaml (checked below, when the workflow is

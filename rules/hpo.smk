@@ -1,4 +1,4 @@
-# rules/hpo.smk: black-box HPO baselines (issue 7): Bayesian optimisation, ASHA and PBT.
+# rules/hpo.smk: black-box HPO baselines: Bayesian optimisation, ASHA and PBT.
 #
 # Experiments of `kind: bayesopt` (config keys below) run one job per repetition,
 #   results/runs/<exp>/BayesOpt/rep<r:03d>.{parquet,json}   (python -m onepass.bayesopt run)

@@ -1,5 +1,5 @@
-# rules/tables.smk: every configured table is its own target results/tables/<Name>.{tex,csv}
-# (issue 5). config `tables:` entries: <Name>: {kind: AverageResults|AverageErrors,
+# rules/tables.smk: every configured table is its own target results/tables/<Name>.{tex,csv}.
+# config `tables:` entries: <Name>: {kind: AverageResults|AverageErrors,
 # experiments: [...], <options>}; option keys in workflow/schemas/figures.schema.yaml. Uses the
 # ANALYSIS planner of rules/figures.smk (included first). Declared black-box experiments whose
 # results cannot be made yet (BayesOpt, Ray) are left out and named in the table note.

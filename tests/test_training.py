@@ -96,7 +96,7 @@ def test_every_algorithm_logs_the_contract_tags(data_dir):
             "Last_Hyperparameter/Lr",
         } <= tags
         val = result.frame[result.frame.tag == "Loss/Validation"].value
-        # Baydin logs its second *training* stream as "validation", like the authors (REFERENCE.md 3)
+        # Baydin logs its second *training* stream as "validation", like the authors (docs/FIDELITY.md, "Baydin")
         assert val.isna().all() == (name in ("Random", "Random_SteppedLR")), name
         if name == "Ours_HDLR_Momentum":
             assert {"Hyperparameter/Lr_q05", "Hyperparameter/Lr_q95"} <= tags
@@ -116,7 +116,7 @@ def test_long_diff_through_opt_resets_weights_and_tracks_whole_window(data_dir):
     for p, q in zip(training.engine.params, start):
         assert torch.equal(p, q)  # back at the initial weights after the hyperparameter step
     assert training.engine.hyperparameter_steps == 1
-    assert training.engine.buffers is not None  # momentum buffers are not reset (REFERENCE.md 12.10)
+    assert training.engine.buffers is not None  # momentum buffers are not reset, as in the authors' code
 
 
 def test_ours_beats_random_from_a_poor_initialisation(data_dir):

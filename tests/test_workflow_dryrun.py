@@ -58,7 +58,7 @@ def expected_counts(config_path: Path, repo_root: Path) -> dict[str, int]:
 def test_dry_run_job_counts(repo_root, snakemake_cmd, tmp_path, config_name, minimum_train):
     """Every planned training and aggregation job is there, once, for the default target.
 
-    For the paper this is also the speed check of issue 4 (whole plan within 15 s). The limit is
+    For the paper this is also the planning speed check (whole plan within 15 s). The limit is
     checked on the CPU time of the Snakemake process, which equals its wall time on an idle
     machine but, unlike wall time, does not grow when other tests or colleagues' jobs share the
     two cores.
@@ -85,7 +85,7 @@ def test_dry_run_job_counts(repo_root, snakemake_cmd, tmp_path, config_name, min
 
 
 def test_paper_numbers(repo_root):
-    """The paper grid's size is what DESIGN.md section 6 describes (guards the expectation code)."""
+    """The paper grid's size is what config/paper.yaml describes (guards the expectation code)."""
     expected = expected_counts(repo_root / "config/paper.yaml", repo_root)
     # 8 UCI x 9 algorithms x 1 chunk + F-MNIST (and BatchNorm) 2 x 9 x 10 + PTB/CIFAR 2 x 9 x 50
     # + long horizons 3 x 4 + 4 x 6 + 10 + 36 + validation proportions 3 x 2

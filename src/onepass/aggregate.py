@@ -37,7 +37,7 @@ from .io_utils import sha256_file, write_all_atomically
 #: Key of a chunk JSON holding the sha256 of the chunk's parquet (written by `onepass.runner`).
 SCALARS_SHA256 = "scalars_sha256"
 
-#: Column types of a chunk table (CONTRACTS.md, "Chunk outputs").
+#: Column types of a chunk table (docs/CONTRACTS.md, "Chunk outputs").
 CHUNK_SCHEMA = pa.schema(
     [
         ("seed", pa.int32()),
@@ -174,7 +174,7 @@ def best_values(table: pa.Table) -> pd.DataFrame:
 
 
 def run_row(experiment: str, algorithm: str, run: dict) -> dict:
-    """One row of the final CSV from one run's JSON summary (CONTRACTS.md), final values per tag."""
+    """One row of the final CSV from one run's JSON summary (docs/CONTRACTS.md), final values per tag."""
     initial = run.get("initial_hyperparameters") or {}
     row = {
         "experiment": experiment,
@@ -217,7 +217,7 @@ def aggregate(
 ) -> dict[str, int]:
     """Aggregate chunk files into the experiment's long table and final CSV.
 
-    `algorithm_order` (the canonical order of CONTRACTS.md) sorts the rows of both outputs;
+    `algorithm_order` (the canonical order of docs/CONTRACTS.md) sorts the rows of both outputs;
     algorithms not in it follow in order of appearance. Final CSV rows are sorted by seed within
     an algorithm; the long table keeps the chunks' order (Snakemake passes them in seed order).
     Returns counts for logging.

@@ -15,7 +15,7 @@ from .config import ConfigError, validate
 
 @dataclass(frozen=True)
 class Algorithm:
-    """One algorithm of the paper (DESIGN.md section 4, REFERENCE.md section 5)."""
+    """One algorithm of the paper: what it tunes, with which hypergradient, on which data."""
 
     name: str
     method: str | None  # HyperSGD method: None, "neumann", "exact", "baydin"

@@ -1,7 +1,7 @@
 """Bayesian optimisation baseline: one repetition = 5 random + 25 GP-guided full trainings.
 
 The paper compares its one-pass methods with a black-box optimiser that needs many complete
-trainings (REFERENCE.md sections 5, 7 and 8). Each trial here is a ``Random_Validation`` run whose
+trainings. Each trial here is a ``Random_Validation`` run whose
 *initial* (and constant) lr, weight decay and momentum are proposed by a Gaussian-process optimiser
 (``bayesian-optimization`` 3.x: Matern-2.5 GP, normalised targets, UCB with kappa = 2.576, the
 package defaults the authors also used). The objective maximised is minus the final loss on the whole
@@ -9,8 +9,8 @@ validation set (normalised MSE for UCI, cross-entropy otherwise).
 
 A trial that diverges (non-finite final validation loss) is scored with a fixed, finite penalty
 instead of crashing the repetition: the authors' constants (Energy 150, Kin8nm 0.1, Power 400,
-Fashion-MNIST 3) are the defaults. They are on a different scale from the objective (KEEP, REFERENCE
-12.8); pass ``penalty`` to change them.
+Fashion-MNIST 3) are the defaults. They are on a different scale from the objective (kept for fidelity,
+docs/FIDELITY.md); pass ``penalty`` to change them.
 
 Seeding: the repetition index seeds the optimiser's random state, and trial ``k`` of repetition ``r``
 trains with seed ``r * 1000 + k`` (initial weights and data order), so every trial differs but a
@@ -27,7 +27,7 @@ Outputs (``OUT.parquet`` + ``OUT.json``, written atomically):
 * the JSON has one ``runs`` entry per trial (the usual run summary plus ``trial``, ``training_seed``,
   ``kind``, ``params``, ``objective``, ``penalised``, ``suggest_seconds``) and a ``best`` block: the
   trial with the best objective, and ``oracle_best_test`` = the lowest test metric seen at any step of
-  any trial (how the paper summarised BayesOpt: selected by *test* loss, an oracle; REFERENCE 12.8).
+  any trial (how the paper summarised BayesOpt: selected by *test* loss, an oracle; docs/FIDELITY.md).
 
 ``aggregate_bayesopt`` turns the repetition files of an experiment into the usual
 ``results/scalars/<exp>.parquet`` / ``<exp>_final.csv`` with algorithm ``BayesOpt``; the final CSV has

@@ -4,7 +4,7 @@ For each seed and cell (T, i) both methods start from the same initial weights, 
 and batches (pairing by seed) and train one window of T steps; the Neumann method differentiates
 the last update with an i-term series, Diff-through-Opt unrolls the last i updates exactly. The
 table holds both raw-space hypergradients so the analysis can report the raw error as well as the
-authors' first-Adam-step comparison (REFERENCE.md 12.6).
+authors' first-Adam-step comparison, which mostly measures sign agreement (docs/FIDELITY.md).
 """
 
 from __future__ import annotations

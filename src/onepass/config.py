@@ -53,7 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "weight_decay": None,
     "momentum": None,
     "lr_multiplier": None,
-    # Ranges of the seeded draws (DESIGN.md section 3). ``init.momentum`` may be a single number to
+    # Ranges of the seeded draws (the paper's: log-uniform lr and weight decay, uniform momentum,
+    # and Random_SteppedLR's lr multiplier). ``init.momentum`` may be a single number to
     # fix momentum for every seed (the ProofOfConcept experiment does this).
     "init": {
         "lr_log10": [-6.0, -1.0],
@@ -63,9 +64,10 @@ DEFAULTS: dict[str, Any] = {
     },
     # Long Diff-through-Opt restarts training from the initial weights after each hyperparameter step.
     "reset_weights_after_hyperparameter_step": False,
-    # Fidelity switch (REFERENCE.md 12.2): evaluate validation losses with the model in train mode.
+    # Fidelity switch (docs/FIDELITY.md): evaluate logged validation losses with the model in train
+    # mode, as the authors did (BatchNorm statistics then see validation batches).
     "validation_in_train_mode": True,
-    # Fidelity switch (REFERENCE.md 5.5): a non-optimised lr outside ``clipping.lr`` ends the run
+    # Fidelity switch (docs/FIDELITY.md): a non-optimised lr outside ``clipping.lr`` ends the run
     # after its first hyperparameter window, as the authors' range check did.
     "fail_on_unclipped_fixed_lr": True,
 }

@@ -1,6 +1,6 @@
 """Load preprocessed datasets, split them as the paper did, and serve batches.
 
-Splits are contiguous (REFERENCE.md section 6): the test set is the last ``test_size`` rows of the
+Splits are contiguous, as in the paper: the test set is the last ``test_size`` rows of the
 stored tensor, the validation set the last ``rint(p * N)`` rows of what remains. Inputs (and UCI
 targets) are standardised with statistics of the whole train+validation block. Data stays on the
 training device as whole tensors; batches are index slices, which is much faster than a DataLoader
@@ -155,7 +155,7 @@ def _prepare_language_model(
         raise DataError(f"test_size {test_size} tokens leaves no training tokens out of {tokens.shape[0]}")
     trainval = batchify(tokens[:-test_size].to(torch.int64), streams)
     test = batchify(tokens[-test_size:].to(torch.int64), streams)
-    # Inputs are rows 0..R-2, targets the next rows; the split is on input rows (REFERENCE.md 6).
+    # Inputs are rows 0..R-2, targets the next rows; the split is on input rows, as in the paper.
     n_rows = trainval.shape[0] - 1
     n_val = int(round(config["validation_proportion"] * n_rows))
     n_train = n_rows - n_val

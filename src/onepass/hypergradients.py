@@ -1,6 +1,6 @@
 """Hypergradient mathematics, written on plain ``torch.autograd``.
 
-Notation (DESIGN.md section 4): weights are updated by SGD with weight decay and momentum,
+Notation: weights are updated by SGD with weight decay and momentum,
 ``d = mu * b + g(w) + xi * w`` and ``w_new = w - eta * d``. Write ``u(w, lambda) = eta * d`` for the
 update, so ``w_new = w - u``. At a fixed point of training u = 0, and the implicit function theorem
 gives ``dL_V/dlambda = -(dL_V/dw) (du/dw)^-1 (du/dlambda)``. The paper approximates the inverse with
@@ -112,7 +112,7 @@ def flatten(tensors: Tensors) -> torch.Tensor:
 def baydin_hypergradient(new_grads: Tensors, previous_grads: Tensors) -> torch.Tensor:
     """Hypergradient-descent signal of Baydin et al.: ``-grad L(w_t) . grad L(w_{t-1})``.
 
-    The authors apply it directly to log10 lr (no chain-rule factor, REFERENCE.md 4); we keep that.
+    The authors apply it directly to log10 lr (no chain-rule factor); we keep that (docs/FIDELITY.md).
     """
     return -sum((a * b).sum() for a, b in zip(new_grads, previous_grads))
 

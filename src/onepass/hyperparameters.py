@@ -52,7 +52,7 @@ def draw_initial(seed: int, config: dict[str, Any]) -> InitialHyperparameters:
     """Draw (or take explicitly configured) initial hyperparameters for ``seed``.
 
     Four uniforms are always drawn in the same order, whatever is fixed, so every algorithm of an
-    experiment gets the same values for the same seed (DESIGN.md section 3).
+    experiment gets the same values for the same seed (paired comparisons).
     """
     gen = generator_for(seed, "hyperparameters")
     u = torch.rand(4, generator=gen, dtype=torch.float64).tolist()

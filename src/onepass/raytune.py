@@ -1,4 +1,4 @@
-"""ASHA and PBT baselines with Ray Tune 2.x (the paper's appendix comparison, REFERENCE.md section 7).
+"""ASHA and PBT baselines with Ray Tune 2.x (the paper's appendix comparison).
 
 Each Ray trial is one training run on a dataset (the paper: UCI Energy) with initial hyperparameters
 drawn by Ray from lr = 10^U(-6,-1), weight decay = 10^U(-7,-2), momentum = U(0, 1). Two inner
@@ -124,7 +124,7 @@ def trial_hyperparameters(config: Mapping[str, Any]) -> dict[str, float]:
     """Trial config -> natural initial values; lr kept inside the clipping range [1e-10, 1].
 
     PBT's x1.2 / x0.8 perturbations act on log10 values without bounds (the authors' code then
-    crashed on an out-of-range lr, REFERENCE 12.9); clamping keeps such trials alive (FIX).
+    crashed on an out-of-range lr); clamping keeps such trials alive (docs/FIDELITY.md).
     """
     return {
         "lr": 10.0 ** min(max(float(config["lr_log10"]), -10.0), 0.0),

@@ -22,7 +22,7 @@ def detach_hidden(hidden: Hidden) -> Hidden:
 
 
 class Task:
-    """Computes a batch loss and full-split metrics; tags follow DESIGN.md section 2."""
+    """Computes a batch loss and full-split metrics; tags follow docs/CONTRACTS.md "Chunk outputs"."""
 
     def __init__(self, kind: str, target_std: float = 1.0, bptt: int | None = None) -> None:
         self.kind = kind

@@ -1,6 +1,6 @@
 """One training run (one seed) of one algorithm, following the paper's loop order.
 
-Per hyperparameter window h and inner step k (global step s = h*T + k), REFERENCE.md section 3:
+Per hyperparameter window h and inner step k (global step s = h*T + k), as in the authors' code:
 draw the training, validation and test batches; log the *pre-update* losses and the hyperparameters;
 update the weights (the last update(s) of a window differentiably); at the end of the window the
 hyperparameter optimiser steps, using the validation loss at the new weights on the same validation

@@ -1,4 +1,4 @@
-"""Analysis of aggregated results: statistics, figures and tables (issue 5).
+"""Analysis of aggregated results: statistics, figures and tables.
 
 Submodules are imported lazily: ``metrics``, ``captions`` and ``style`` are standard-library
 only so the Snakemake rule files can use them while resolving the DAG; ``figures`` and

@@ -290,7 +290,7 @@ def hpo_curves_figure(
     Per run: NaN (and values above the divergence threshold) become +inf, then the running
     minimum; time is elapsed since the run's first logged point (a BayesOpt repetition's
     trials are concatenated).  All runs are evaluated on one log-spaced time grid as step
-    functions held at their last value.  Selecting by *test* loss is an oracle (DESIGN §8).
+    functions held at their last value.  Selecting by *test* loss is an oracle, as in the paper (docs/FIDELITY.md).
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=style.SINGLE_COLUMN)
@@ -638,7 +638,7 @@ def adam_first_step(g: np.ndarray, lr: float = ADAM_LR, eps: float = ADAM_EPS) -
 def hypergradient_errors(table: pd.DataFrame, hyperparameter: str) -> pd.DataFrame:
     """Per (T, i): the paper's first-Adam-step relative error (nanmean) and the raw error.
 
-    Raw relative error |neumann − exact| / |exact| (DESIGN §8) is summarised by its nanmedian
+    Raw relative error |neumann − exact| / |exact| (docs/FIDELITY.md) is summarised by its nanmedian
     (heavy-tailed when the exact hypergradient is near 0) and also its nanmean.
     """
     need = {"T", "i", "seed", "hyperparameter", "neumann", "exact"}

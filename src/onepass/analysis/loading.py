@@ -105,7 +105,7 @@ def collapse_trials(final: pd.DataFrame) -> pd.DataFrame:
 
     A repetition (``seed``) is one "run" whose trials are concatenated in time; its value is
     the best test value seen over all its trials (an oracle selection by test loss, as in the
-    paper's BayesOpt summaries, REFERENCE §12.8).  Numeric loss columns take the minimum over
+    paper's BayesOpt summaries; docs/FIDELITY.md).  Numeric loss columns take the minimum over
     trials, accuracies the maximum, times the sum; status is ``ok`` if any trial is ok.
     """
     if "trial" not in final.columns:

@@ -44,9 +44,9 @@ METRIC_SHORT: dict[str, str] = {
     ERROR_METRIC: "Error",
 }
 
-#: Final losses above this count as diverged (DESIGN §6): Fashion-MNIST cross-entropy.
+#: Final losses above this count as diverged (the authors' threshold): Fashion-MNIST cross-entropy.
 FASHION_MNIST_LOSS_THRESHOLD = 1e3
-#: Perplexities above this count as diverged (DESIGN §6).
+#: Perplexities above this count as diverged (our choice; the authors had no PTB threshold).
 PERPLEXITY_THRESHOLD = 1e5
 
 
@@ -75,7 +75,7 @@ def infer_dataset(experiment: str, experiments_config: Mapping[str, object] | No
 
 
 def default_metric(dataset: str, error: bool = False) -> str:
-    """The paper's metric for a dataset (REFERENCE §8): MSE for UCI, perplexity for PTB, CE else."""
+    """The paper's metric for a dataset: MSE for UCI, perplexity for PTB, CE else."""
     if error:
         return ERROR_METRIC
     if dataset.startswith("uci_"):
@@ -99,7 +99,7 @@ def divergence_threshold(dataset: str, metric: str) -> float:
 
 
 def default_scale(experiment: str) -> float:
-    """Kin8nm MSEs are tiny, so the paper shows them ×1000 (REFERENCE §8 write_statistics)."""
+    """Kin8nm MSEs are tiny, so the paper shows them ×1000 (as the authors' statistics did)."""
     return 1000.0 if experiment.startswith("uci_kin8nm") else 1.0
 
 

@@ -2,10 +2,10 @@
 
 Unlike :func:`onepass.analysis.figures.hpo_curves_figure`, which takes a median over independent
 runs, a Ray search is *one* optimisation whose trials run side by side. Following the authors'
-``ray_best_evolution`` (REFERENCE.md section 8), every report of every trial of one search is pooled,
+``ray_best_evolution``, every report of every trial of one search is pooled,
 sorted by wall time, timed from the search's first report, and reduced to the cumulative minimum of
 the test metric (default ``Unnormalised_Loss/Test``). Selecting by *test* loss is an oracle (as in the
-paper); the figure's y label says so. The ASHA/PBT tables need no new kind: the aggregated
+paper; docs/FIDELITY.md); the figure's y label says so. The ASHA/PBT tables need no new kind: the aggregated
 ``<exp>_final.csv`` feeds the ordinary ``AverageResults`` table (see :mod:`onepass.raytune`).
 """
 

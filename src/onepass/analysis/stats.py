@@ -2,7 +2,7 @@
 
 All randomness comes from explicitly seeded ``numpy.random.Generator`` objects so that a
 figure, its CSV sidecar and the tables agree run for run (the authors redrew the 3-batched
-grouping at every call, REFERENCE §12.7; we fix the seed).
+grouping at every call; we fix the seed, see docs/FIDELITY.md).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def random_3batched(runs: pd.DataFrame, seed: int = DEFAULT_SEED) -> pd.DataFram
     The runs (sorted by seed) are shuffled with ``default_rng(seed).permutation`` and cut into
     consecutive triples; a remainder of fewer than three runs is dropped.  Within a triple,
     the candidates are the runs with status ``ok`` *and* a finite validation loss (the run and
-    its validation loss are filtered together, REFERENCE §12.7); the candidate with the lowest
+    its validation loss are filtered together, unlike the authors' code); the candidate with the lowest
     final validation loss is kept (first in triple order on ties).  A triple without any
     candidate yields a diverged row with NaN values, so divergence stays counted.
     Added columns: ``members`` (the triple's seeds) and ``source_seed`` (the chosen one).
@@ -143,7 +143,7 @@ def bootstrap_median_band(
 
     ``matrix`` is runs × points (NaN allowed).  For each resample (indices from
     :func:`bootstrap_indices`) the nanmedian over the resampled runs is taken per point; the
-    band is the central ``interval`` % of those medians (DESIGN §8: the authors took the
+    band is the central ``interval`` % of those medians (docs/FIDELITY.md: the authors took the
     median over resamples, which understated the band).  Resamples are processed in chunks
     to bound memory.
     """

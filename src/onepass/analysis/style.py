@@ -1,7 +1,7 @@
 """One plotting style for every figure: labels, colours, line styles, markers and order.
 
 Why a module: the authors assigned colours positionally (plot order), so the same algorithm
-could change colour between figures (REFERENCE §12.15).  Here every algorithm owns a fixed
+could change colour between figures.  Here every algorithm owns a fixed
 colour (Okabe-Ito, colour-blind safe), a distinct dash pattern and a marker, so figures stay
 readable in greyscale, and legends follow one canonical order (docs/CONTRACTS.md).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-#: Canonical algorithm order (CONTRACTS.md "Algorithm names"), derived ones slotted in.
+#: Canonical algorithm order (docs/CONTRACTS.md "Algorithm names"), derived ones slotted in.
 ALGORITHM_ORDER: tuple[str, ...] = (
     "Random",
     "Random_SteppedLR",

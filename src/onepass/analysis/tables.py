@@ -3,7 +3,7 @@
 One generic implementation serves every table kind: a table is a list of *blocks* (column
 groups), each built from one or more experiments (several when rows are merged, e.g.
 ``[uci_energy, uci_energy_LongDiffThroughOpt_Full]``), with rows = algorithms in canonical
-order.  Per block the columns are mean ± err, median ± err, best (REFERENCE §9.1).
+order.  Per block the columns are mean ± err, median ± err, best, as in the paper.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _decimals_for_error(err: float) -> int:
 def format_value_error(value: float, err: float) -> tuple[str, str]:
     """Error to 1 significant figure, value to the same decimal place; integers if err ≥ 1.
 
-    A NaN (or infinite) value or error gives ``---`` for both (REFERENCE §9.1); a zero error
+    A NaN (or infinite) value or error gives ``---`` for both (as the authors' tables); a zero error
     (a single run) shows the value to 3 significant figures and the error as ``0``.
     """
     if not (np.isfinite(value) and np.isfinite(err)):
@@ -99,7 +99,7 @@ def table_blocks(experiments: Sequence[Any], merge: Mapping[str, Sequence[str]] 
     """Column blocks of a table: each listed experiment, with ``merge[exp]`` rows joined into it.
 
     ``merge: {uci_energy: [uci_energy_LongDiffThroughOpt_Full]}`` puts the Full DTO row into the
-    Energy block (REFERENCE §9.1 long-horizon tables); merged experiments get no block of their
+    Energy block (the paper's long-horizon tables); merged experiments get no block of their
     own.  A nested list entry is accepted as an explicit block too.
     """
     merge = dict(merge or {})
@@ -128,7 +128,7 @@ def _per_block(option: Any, key: str, default: Any) -> Any:
 
 
 def _best_per_run(final: pd.DataFrame, scalars: pd.DataFrame | None, metric: str) -> np.ndarray:
-    """Minimum of the metric over all logged steps of each run (REFERENCE §12.8, KEEP)."""
+    """Minimum of the metric over all logged steps of each run, as the authors' tables (docs/FIDELITY.md)."""
     if metric == ERROR_METRIC:
         if scalars is None:
             return pd.to_numeric(final[metric], errors="coerce").to_numpy(float)
