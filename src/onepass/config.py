@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "task": None,
     "model": {},
     "test_size": None,
+    # Shape of one row of data.pt (UCI: [columns]); null: not checked. The token stream of a
+    # language model is one-dimensional and needs none.
+    "input_shape": None,
     "validation_proportion": 0.0,
     "batch_size": None,
     "streams": 40,
@@ -241,9 +244,11 @@ def _is_range(value: Any) -> bool:
 #: Keys holding a mapping of settings: they are set key by key (clipping.lr=null), never replaced.
 SECTIONS = ("model", "init", "hyperparameter_optimiser", "clipping")
 
+#: ``normalise_inputs`` besides true/false (standardise per feature or not): CIFAR-10's fixed statistics.
+CIFAR_NORMALISATIONS = ("cifar_unscaled", "cifar_scaled")
+
 #: Keys that are switches: only true or false is accepted (YAML reads "maybe" or 3 as other types).
 BOOLEAN_KEYS = (
-    "normalise_inputs",
     "normalise_outputs",
     "validation_in_train_mode",
     "fail_on_unclipped_fixed_lr",
@@ -287,6 +292,18 @@ def validate(config: dict[str, Any]) -> None:
     _validate_sections(config)
     for key in BOOLEAN_KEYS:
         _require(isinstance(config[key], bool), key, f"must be true or false, got {config[key]!r}")
+    norm = config["normalise_inputs"]
+    _require(
+        isinstance(norm, bool) or norm in CIFAR_NORMALISATIONS,
+        "normalise_inputs",
+        f"must be true, false, cifar_unscaled or cifar_scaled, got {norm!r}",
+    )
+    shape = config["input_shape"]
+    _require(
+        shape is None or (isinstance(shape, list) and shape and all(_is_int(n) and n >= 1 for n in shape)),
+        "input_shape",
+        f"must be a list of positive sizes (one row of data.pt, e.g. [8]) or null, got {shape!r}",
+    )
     threshold = config["divergence_threshold"]
     _require(
         threshold is None or (_is_number(threshold) and threshold > 0),

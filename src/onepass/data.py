@@ -40,10 +40,45 @@ def load_tensors(data_dir: str | Path, dataset: str) -> tuple[torch.Tensor, torc
             raise DataError(f"{path}: cannot be loaded as a tensor ({error})") from None
         if not isinstance(tensor, torch.Tensor):
             raise DataError(f"{path}: expected a single tensor, found {type(tensor).__name__}")
+        if tensor.dim() == 0:
+            raise DataError(f"{path}: a single number, expected one row per example")
         out.append(tensor)
     if out[0].shape[0] != out[1].shape[0]:
         raise DataError(f"{folder}: data.pt has {out[0].shape[0]} rows but targets.pt has {out[1].shape[0]}")
     return out[0], out[1]
+
+
+def check_tensors(data: torch.Tensor, targets: torch.Tensor, config: dict[str, Any], folder: Path) -> None:
+    """Refuse tensors that do not fit the dataset's declared shapes and the task's dtypes.
+
+    A wrong file (another dataset's, a transposed or flattened one, a bool mask) would otherwise
+    train, exit 0 and produce plausible-looking numbers.
+    """
+    task, shape = config["task"], config["input_shape"]
+    for name, tensor in (("data", data), ("targets", targets)):
+        if tensor.dtype == torch.bool or tensor.is_complex():
+            raise DataError(f"{folder / name}.pt: dtype {tensor.dtype} is not a dataset dtype (numbers expected)")
+    if task == "language_model":
+        expected = {"data": (data, 1, False), "targets": (targets, 1, False)}
+    elif task == "classification":
+        expected = {"data": (data, None, None), "targets": (targets, 1, False)}
+    else:
+        expected = {"data": (data, None, True), "targets": (targets, None, True)}
+    for name, (tensor, dims, floating) in expected.items():
+        where = f"{folder / name}.pt"
+        if dims is not None and tensor.dim() != dims:
+            raise DataError(f"{where}: shape {tuple(tensor.shape)}, expected a {dims}-D tensor for task {task}")
+        if floating is True and not tensor.is_floating_point():
+            raise DataError(f"{where}: dtype {tensor.dtype}, expected floating point for task {task}")
+        if floating is False and tensor.is_floating_point():
+            raise DataError(f"{where}: dtype {tensor.dtype}, expected integer ids or labels for task {task}")
+    if task == "regression" and not (targets.dim() == 1 or (targets.dim() == 2 and targets.shape[1] == 1)):
+        raise DataError(f"{folder / 'targets'}.pt: shape {tuple(targets.shape)}, expected (N,) or (N, 1)")
+    if shape is not None and list(data.shape[1:]) != list(shape):
+        raise DataError(
+            f"{folder / 'data'}.pt: rows of shape {list(data.shape[1:])}, but {config['dataset']} declares "
+            f"input_shape {list(shape)}; rebuild it with `snakemake resources/data/{config['dataset']}/data.pt`"
+        )
 
 
 def split_sizes(total: int, test_size: int, validation_proportion: float) -> tuple[int, int, int]:
@@ -95,6 +130,7 @@ def prepare_data(
     ``keep_validation=False`` (Random, Random_SteppedLR, Baydin) trains on train+validation.
     """
     data, targets = load_tensors(data_dir, config["dataset"])
+    check_tensors(data, targets, config, Path(data_dir) / config["dataset"])
     if config["task"] == "language_model":
         return _prepare_language_model(config, data, keep_validation, device)
     n_train, n_val, n_test = split_sizes(data.shape[0], config["test_size"], config["validation_proportion"])
@@ -111,8 +147,6 @@ def prepare_data(
         mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
         x = (x - mean) / std
-    elif norm not in (False, None):
-        raise DataError(f"normalise_inputs: unknown value {norm!r}; allowed: true, false, cifar_unscaled, cifar_scaled")
     if config["task"] == "regression":
         y = targets.to(torch.float32).reshape(targets.shape[0], -1)
         target_std = 1.0
