@@ -272,3 +272,31 @@ def test_errors_name_the_problem(tmp_path, built):
             tmp_path / "x.csv",
         )
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_all_diverged_figures_still_say_so():
+    """Every run diverged: no curve can be drawn, but the legend lists each algorithm with its
+    count and the figure states "N of M runs diverged" (not bare axes)."""
+    from onepass.analysis.figures import cdf_figure, envelope_figure
+
+    final = pd.DataFrame(
+        {
+            "algorithm": ["Random"] * 3 + ["Ours_LR_Momentum"] * 2,
+            "seed": [0, 1, 2, 0, 1],
+            "status": ["diverged"] * 5,
+            "Unnormalised_Loss/Test": [np.nan, np.inf, np.nan, np.nan, np.nan],
+        }
+    )
+    scalars = pd.DataFrame(
+        {"algorithm": "Random", "seed": 0, "step": [0, 1], "tag": "Unnormalised_Loss/Test", "value": [1.0, np.nan]}
+    )
+    for fig, _ in (
+        cdf_figure(final, "Unnormalised_Loss/Test"),
+        envelope_figure(final, scalars, "Unnormalised_Loss/Test"),
+    ):
+        legend = fig.axes[0].get_legend()
+        assert legend is not None
+        assert legend.get_title().get_text() == "5 of 5 runs diverged"
+        labels = [text.get_text() for text in legend.get_texts()]
+        assert any(label.startswith("Random") and "(3/3 div.)" in label for label in labels), labels
+        assert any("(2/2 div.)" in label for label in labels), labels

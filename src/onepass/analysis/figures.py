@@ -170,6 +170,8 @@ def cdf_figure(
         kw = style.line_kwargs(alg) | {"label": _legend_label(alg, n, n_div)}
         if len(vals):
             ax.step(np.r_[vals[0], vals], np.r_[0.0, cdf], where="post", **kw)
+        else:
+            ax.plot([], [], **kw)  # no curve (every run diverged), but the legend still lists it
         points = list(zip(vals, cdf, strict=True)) or [(np.nan, np.nan)]  # one NaN row: all diverged
         for v, c in points:
             rows.append(
@@ -227,11 +229,12 @@ def envelope_figure(
         else:
             source, seeds = alg, sub.loc[~div, "seed"].astype(int).tolist()
         matrix, steps, _ = trajectories(scalars, metric, source, seeds)
+        kw = style.line_kwargs(alg) | {"label": _legend_label(alg, n, n_div)}
         if matrix.size == 0:
+            ax.plot([], [], **kw)  # no curve (every run diverged), but the legend still lists it
             continue
         keep = _subsample(len(steps), max_points)
         line, lo, hi = bootstrap_median_band(matrix[:, keep], n_resamples, seed, interval)
-        kw = style.line_kwargs(alg) | {"label": _legend_label(alg, n, n_div)}
         ax.plot(steps[keep], line, **kw)
         ax.fill_between(steps[keep], lo, hi, color=style.colour(alg), alpha=0.2, linewidth=0)
         for s, m, a, b in zip(steps[keep], line, lo, hi, strict=True):
