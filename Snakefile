@@ -24,9 +24,10 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 
 
+check_config_files(workflow.configfiles)
 _catalog = config.get("catalog", "config/datasets.yaml")
 CATALOG = load_catalog(workflow_path(_catalog), _catalog)
-check_config(config, CATALOG)
+check_config(config, CATALOG, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
 try:
     validate(config, "workflow/schemas/config.schema.yaml")
 except WorkflowError as error:

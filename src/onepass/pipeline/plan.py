@@ -11,6 +11,7 @@ from typing import Any
 
 from .grid import grid_cells, grid_expression
 from .jobs import flatten_overrides, per_algorithm, seed_chunks, set_arguments
+from .runconfig import check_run_config
 
 # Experiments of other kinds are run by dedicated rules (analysis, BayesOpt, Ray Tune): the
 # training expansion skips them.
@@ -55,7 +56,8 @@ def build_plan(
     names[experiment] = its sub-experiment names (itself when it has no grid); a grid cell where
     `grid_where` leaves no algorithm is not a sub-experiment.
     Overrides merge in this order: experiment overrides, algorithm_overrides[algorithm], the grid
-    cell's values, then `grid_derived` values computed from the cell.
+    cell's values, then `grid_derived` values computed from the cell. Each planned job's settings
+    are validated as `onepass train` will validate them (errors name the key that set them).
     """
     plan: dict[str, dict[str, Any]] = {}
     names: dict[str, list[str]] = {}
@@ -79,12 +81,15 @@ def build_plan(
                 condition = (experiment.get("grid_where") or {}).get(algorithm)
                 if condition and not grid_expression(condition, cell, f"{base}.grid_where.{algorithm}"):
                     continue
-                overrides = {
-                    **common,
-                    **flatten_overrides((experiment.get("algorithm_overrides") or {}).get(algorithm)),
-                    **cell,
-                    **derived,
+                own = flatten_overrides((experiment.get("algorithm_overrides") or {}).get(algorithm))
+                overrides = {**common, **own, **cell, **derived}
+                origins = {
+                    **{key: f"{base}.overrides.{key}" for key in common},
+                    **{key: f"{base}.algorithm_overrides.{algorithm}.{key}" for key in own},
+                    **{key: f"{base}.grid.{key}" for key in cell},
+                    **{key: f"{base}.grid_derived.{key}" for key in derived},
                 }
+                check_run_config(dataset, algorithm, overrides, origins, base)
                 algorithms[algorithm] = _algorithm_job(entry, experiment, algorithm, overrides, base, dataset)
             if not algorithms:  # every algorithm filtered out by grid_where: no such cell
                 continue
