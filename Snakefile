@@ -5,8 +5,8 @@
 #   snakemake results/figures/CDF_uci_energy.pdf            # one figure and what it needs
 #   snakemake --profile profiles/slurm --configfile config/paper.yaml
 #
-# The config is checked (rules/common.smk, then workflow/schemas/config.schema.yaml) before any job
-# is planned, so a broken config stops here with the offending key named.
+# The config is checked (onepass.pipeline.checks, then workflow/schemas/config.schema.yaml) before any
+# job is planned, so a broken config stops here with the offending key named.
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
@@ -24,8 +24,10 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 
 
-CATALOG = load_catalog(config.get("catalog", "config/datasets.yaml"))
-check_config(config, CATALOG)
+check_config_files(workflow.configfiles)
+_catalog = config.get("catalog", "config/datasets.yaml")
+CATALOG = load_catalog(workflow_path(_catalog), _catalog)
+check_config(config, CATALOG, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
 try:
     validate(config, "workflow/schemas/config.schema.yaml")
 except WorkflowError as error:

@@ -46,7 +46,7 @@ rule bayesopt:
     benchmark:
         "results/benchmarks/bayesopt/{experiment}/{rep}.tsv"
     wildcard_constraints:
-        experiment=_hpo_alternation(HPO_BAYESOPT),
+        experiment=alternation(HPO_BAYESOPT),
         rep=r"rep\d+",
     params:
         python=PYTHON,
@@ -83,7 +83,7 @@ rule aggregate_bayesopt:
         parquet="results/scalars/{experiment}.parquet",
         final="results/scalars/{experiment}_final.csv",
     wildcard_constraints:
-        experiment=_hpo_alternation(HPO_BAYESOPT),
+        experiment=alternation(HPO_BAYESOPT),
     log:
         "logs/aggregate/{experiment}.log",
     params:
@@ -106,7 +106,7 @@ rule ray_search:
     benchmark:
         "results/benchmarks/ray/{experiment}/{search}.tsv"
     wildcard_constraints:
-        experiment=_hpo_alternation(HPO_RAY),
+        experiment=alternation(HPO_RAY),
         search=r"(ASHA|PBT)_(Random|Ours_LR_Momentum)",
     params:
         python=PYTHON,
@@ -140,7 +140,7 @@ rule aggregate_ray:
         parquet="results/scalars/{experiment}.parquet",
         final="results/scalars/{experiment}_final.csv",
     wildcard_constraints:
-        experiment=_hpo_alternation(HPO_RAY),
+        experiment=alternation(HPO_RAY),
     log:
         "logs/aggregate/{experiment}.log",
     params:
@@ -159,7 +159,7 @@ rule ray_table:
         tex="results/tables/{name}.tex",
         csv="results/tables/{name}.csv",
     wildcard_constraints:
-        name=_hpo_alternation(HPO_RAY_TABLES),
+        name=alternation(HPO_RAY_TABLES),
     log:
         "logs/tables/{name}.log",
     params:
@@ -179,7 +179,7 @@ rule ray_figure:
         pdf="results/figures/{name}.pdf",
         csv="results/figures/{name}.csv",
     wildcard_constraints:
-        name=_hpo_alternation(HPO_RAY_FIGURES),
+        name=alternation(HPO_RAY_FIGURES),
     log:
         "logs/figures/{name}.log",
     conda:

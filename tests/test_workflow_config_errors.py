@@ -1,16 +1,23 @@
 """A broken config stops Snakemake before any job starts, with a message naming the key.
 
-Each case is a real (not dry) `snakemake --cores 1` run on a copy of config/test.yaml with one
-mistake; afterwards the working directory must hold no results, resources or logs.
+The first cases are real (not dry) `snakemake --cores 1` runs on a copy of config/test.yaml with
+one mistake; afterwards the working directory must hold no results, resources or logs. The table
+further down covers the rest of the parse-time checks, mostly without starting Snakemake.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
 from conftest import run_snakemake
+
+from onepass.pipeline.checks import check_config, load_catalog, load_schema
+from onepass.pipeline.configfiles import check_config_files
+from onepass.pipeline.errors import ConfigError
+from onepass.pipeline.plan import build_plan
 
 
 def _broken(base: dict, edit) -> dict:
@@ -77,3 +84,189 @@ def test_broken_config_fails_before_any_job(repo_root, snakemake_cmd, tmp_path, 
     for folder in ("results", "resources", "logs"):
         assert not (tmp_path / folder).exists(), f"{folder}/ was created: a job ran"
     assert "rule train" not in output and "Building DAG" not in output
+
+
+# ---- every other config mistake: checked at parse time, one line naming the key path ----------
+#
+# Most rows run the parse-time checks directly (onepass.pipeline, in the Snakefile's order, minus
+# Snakemake's own schema pass); the rows marked SNAKEMAKE also run the real `snakemake -n`.
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOG = load_catalog(REPO / "config/datasets.yaml")
+SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
+TEST_CONFIG = yaml.safe_load((REPO / "config/test.yaml").read_text())
+ALLOWED_RUN_KEYS = "allowed: batch_size, baydin_lr, clipping"
+ONE_SEED = {"dataset": "uci_energy", "algorithms": ["Random"], "seeds": 1}
+
+
+def _energy(**settings):
+    return lambda c: c["experiments"]["uci_energy"].update(settings)
+
+
+def _sensitivity(**settings):
+    return lambda c: c["experiments"]["Sensitivity"].update(settings)
+
+
+def _grid(**values):
+    return lambda c: c["experiments"]["Sensitivity"]["grid"].update(values)
+
+
+def _add(name, experiment=ONE_SEED):
+    return lambda c: c["experiments"].update({name: copy.deepcopy(experiment)})
+
+
+# A YAML text edit (for mistakes a parsed config cannot hold): (old, new) replaced once.
+DUPLICATE_EXPERIMENT = ("  Sensitivity:  ", "  uci_energy: {dataset: uci_energy, algorithms: [Random], seeds: 1}\n"
+                                             "  Sensitivity:  ")
+DUPLICATE_OVERRIDE = ("overrides: {hyperparameter_steps: 5}", "overrides: {hyperparameter_steps: 5, lookback: 2,"
+                                                              " lookback: 3}")
+
+# name: (edit of config/test.yaml, key path, message fragment, also run `snakemake -n`)
+PARSE_TIME_CASES = {
+    "unknown override key": (
+        _energy(overrides={"hyperparamter_steps": 3}), "experiments.uci_energy.overrides.hyperparamter_steps",
+        f"unknown config key 'hyperparamter_steps'; {ALLOWED_RUN_KEYS}", True,
+    ),
+    "bad override value": (
+        _energy(overrides={"lr": -1}), "experiments.uci_energy.overrides.lr", "must be a positive number", False,
+    ),
+    "bad nested override value": (
+        _energy(overrides={"init": {"momentum": 2}}), "experiments.uci_energy.overrides.init.momentum",
+        "config key 'init.momentum'", False,
+    ),
+    "unknown nested override key": (
+        _energy(overrides={"model": {"hiden_sizes": [5]}}), "experiments.uci_energy.overrides.model.hiden_sizes",
+        "unknown config key 'model.hiden_sizes'", False,
+    ),
+    "override section given a number": (
+        _energy(overrides={"init": 5, "lookback": 2}), "experiments.uci_energy.overrides.init",
+        "not accepted by onepass train", False,
+    ),
+    "unknown grid key": (
+        _grid(lookbak=[1, 2]), "experiments.Sensitivity.grid.lookbak", "unknown config key 'lookbak'", False,
+    ),
+    "bad grid values": (
+        _grid(lookback=[0, -1]), "experiments.Sensitivity.grid.lookback", "must be a positive integer, got 0", False,
+    ),
+    "unknown algorithm override key": (
+        _energy(algorithm_overrides={"Random": {"lookbak": 2}}),
+        "experiments.uci_energy.algorithm_overrides.Random.lookbak", "unknown config key 'lookbak'", False,
+    ),
+    "bad algorithm override value": (
+        _energy(algorithm_overrides={"Ours_LR_Momentum": {"hyperparameter_optimiser": {"lr": 0}}}),
+        "experiments.uci_energy.algorithm_overrides.Ours_LR_Momentum.hyperparameter_optimiser.lr",
+        "must be positive", False,
+    ),
+    "unknown grid_derived key": (
+        _sensitivity(grid_derived={"hyperparamter_steps": "4 // network_weight_steps"}),
+        "experiments.Sensitivity.grid_derived.hyperparamter_steps", "unknown config key 'hyperparamter_steps'", False,
+    ),
+    "bad grid_derived value": (
+        _sensitivity(grid_derived={"hyperparameter_steps": "network_weight_steps - 2"}),
+        "experiments.Sensitivity.grid_derived.hyperparameter_steps", "must be a positive integer, got -1", False,
+    ),
+    "dataset without a package config": (
+        lambda c: c["experiments"]["uci_energy"].update(dataset="my_set"), "experiments.uci_energy.dataset",
+        "unknown dataset 'my_set'", False,
+    ),
+    "grid cell named like another experiment": (
+        _add("Sensitivity_T1_i1"), "experiments.Sensitivity.grid",
+        "sub-experiment 'Sensitivity_T1_i1', which is also the name of experiments.Sensitivity_T1_i1", True,
+    ),
+    "grid cells of two experiments collide": (
+        _add("Sensitivity_T1", {**ONE_SEED, "grid": {"lookback": [1]}}), "experiments.Sensitivity_T1.grid",
+        "'Sensitivity_T1_i1', which is also a cell of experiments.Sensitivity.grid", False,
+    ),
+    "repeated grid value": (
+        _grid(lookback=[1, 1]), "experiments.Sensitivity.grid.lookback", "repeats the value 1", False,
+    ),
+    "grid value making an invalid name": (
+        _grid(**{"model.hidden_sizes": [[50]]}), "experiments.Sensitivity.grid",
+        "sub-experiment name 'Sensitivity_T1_i1_model-hidden_sizes[50]', which is not valid", False,
+    ),
+    "unknown top-level key": (
+        lambda c: c.update(experimnts={}), "experimnts",
+        "unknown top-level key; allowed: catalog, data_mirror, device, experiments, figures", True,
+    ),
+    "misspelt experiments section": (
+        lambda c: c.update(experimnts=c.pop("experiments")), "experimnts", "unknown top-level key", False,
+    ),
+    "experiment name with a slash": (
+        _add("a/b"), "experiments.a/b", "invalid experiment name: names match [A-Za-z0-9_.-]+", False,
+    ),
+    "experiment name escaping results/": (
+        _add("../x"), "experiments.../x", "invalid experiment name", True,
+    ),
+    "hidden experiment name": (_add(".x"), "experiments..x", "do not start with '.'", False),
+    "experiment named twice in the file": (
+        DUPLICATE_EXPERIMENT, "experiments.uci_energy", "written twice in", True,
+    ),
+    "override key written twice": (
+        DUPLICATE_OVERRIDE, "experiments.uci_energy.overrides.lookback", "written twice in", False,
+    ),
+}
+SNAKEMAKE_CASES = [name for name, case in PARSE_TIME_CASES.items() if case[3]]
+
+
+def _config_file(tmp_path: Path, edit) -> Path:
+    """config/test.yaml with one mistake, written to tmp_path/broken.yaml."""
+    path = tmp_path / "broken.yaml"
+    if isinstance(edit, tuple):
+        text = (REPO / "config/test.yaml").read_text()
+        assert edit[0] in text
+        path.write_text(text.replace(*edit, 1))
+    else:
+        path.write_text(yaml.safe_dump(_broken(TEST_CONFIG, edit), sort_keys=False))
+    return path
+
+
+def _parse_time_checks(config_file: Path) -> None:
+    """What the Snakefile runs before planning, in its order (without Snakemake's schema pass)."""
+    check_config_files([config_file])
+    config = yaml.safe_load(config_file.read_text())
+    catalog = {**CATALOG, "my_set": CATALOG["uci_energy"]}  # in the catalog, not in the package
+    check_config(config, catalog, SCHEMA)
+    build_plan(config, catalog)
+
+
+@pytest.mark.parametrize("case", list(PARSE_TIME_CASES))
+def test_parse_time_checks_name_the_key_path(tmp_path, case):
+    edit, path, fragment, _ = PARSE_TIME_CASES[case]
+    with pytest.raises(ConfigError) as caught:
+        _parse_time_checks(_config_file(tmp_path, edit))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"config: {path}: "), message
+    assert fragment in message, message
+
+
+@pytest.mark.parametrize("case", SNAKEMAKE_CASES)
+def test_dry_run_stops_with_one_line_and_plans_nothing(snakemake_cmd, tmp_path, case):
+    edit, path, fragment, _ = PARSE_TIME_CASES[case]
+    config_file = _config_file(tmp_path, edit)
+    result = run_snakemake(snakemake_cmd, ["-n", "--configfile", str(config_file)], cwd=tmp_path, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    lines = [line for line in output.splitlines() if line.startswith(f"config: {path}: ")]
+    assert lines and fragment in lines[0], output[-3000:]
+    assert "Job stats" not in output and "Building DAG" not in output
+    assert not (tmp_path / "results").exists()
+
+
+def test_valid_configs_pass_the_parse_time_checks(tmp_path):
+    """The shipped configs, `x-` anchor holders, merge keys and repeated anchors stay accepted."""
+    for name in ("config", "test", "paper", "reproduction"):
+        path = REPO / "config" / f"{name}.yaml"
+        check_config_files([path])
+        config = yaml.safe_load(path.read_text())
+        check_config(config, CATALOG, SCHEMA)
+        build_plan(config, CATALOG)
+    anchors = tmp_path / "anchors.yaml"
+    anchors.write_text(
+        "x-base: &base {dataset: uci_energy, seeds: 1}\n"
+        "experiments:\n"
+        "  a: {<<: *base, algorithms: [Random]}\n"
+        "  b: {<<: *base, algorithms: [Random], seeds: 2}\n"
+    )
+    check_config_files([anchors])
+    check_config(yaml.safe_load(anchors.read_text()), CATALOG, SCHEMA)

@@ -2,7 +2,7 @@
 
 The expected job counts are computed here from the YAML with a deliberately plain
 re-implementation of the config semantics (grid product, `grid_where`, per-algorithm seeds and
-chunk sizes, catalog defaults), so a bug in rules/common.smk shows up as a count mismatch.
+chunk sizes, catalog defaults), so a bug in the planning (onepass.pipeline) shows up as a count mismatch.
 """
 
 from __future__ import annotations

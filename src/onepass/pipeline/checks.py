@@ -1,0 +1,192 @@
+"""Parse-time checks of the pipeline config; every error names the offending key path.
+
+They run before the JSON schema (workflow/schemas/config.schema.yaml) so that the common mistakes
+get a precise message; they only assume the shapes they check and leave the rest to the schema.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from onepass.algorithms import ALGORITHMS
+
+from .errors import fail
+from .grid import expand_names_only, grid_cells
+from .plan import TRAIN_KIND
+
+
+def load_catalog(path: Path, shown: str | None = None) -> dict[str, dict[str, Any]]:
+    """Read the dataset catalog (config/datasets.yaml): `datasets` entries merged over `defaults`.
+
+    `shown` is the path as the user gave it (errors quote that, not the resolved one).
+    """
+    shown = shown or str(path)
+    if not path.is_file():
+        fail("catalog", f"catalog file '{shown}' does not exist")
+    with path.open() as handle:
+        raw = yaml.safe_load(handle) or {}
+    if not isinstance(raw.get("datasets"), dict) or not raw["datasets"]:
+        fail("catalog", f"'{shown}' has no 'datasets' mapping")
+    defaults = raw.get("defaults") or {}
+    return {name: {**defaults, **(entry or {})} for name, entry in raw["datasets"].items()}
+
+
+def load_schema(path: Path) -> dict[str, Any]:
+    """The config JSON schema (workflow/schemas/config.schema.yaml), whose rules the checks reuse."""
+    with path.open() as handle:
+        return yaml.safe_load(handle)
+
+
+def _check_top_level(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Unknown top-level keys (typos such as `experimnts`), by the schema's own key list.
+
+    Checked before everything else: a misspelt `experiments` would otherwise be reported as
+    missing instead of misspelt.
+    """
+    allowed = list(schema.get("properties") or {})
+    patterns = list(schema.get("patternProperties") or {})
+    if schema.get("additionalProperties", True) is not False:
+        return
+    for key in cfg:
+        if key not in allowed and not any(re.search(pattern, str(key)) for pattern in patterns):
+            extra = f" (and keys matching {', '.join(patterns)})" if patterns else ""
+            fail(str(key), f"unknown top-level key; allowed: {', '.join(sorted(allowed))}{extra}")
+
+
+def _name_rule(schema: dict[str, Any]) -> tuple[re.Pattern[str] | None, str]:
+    """The schema's rule for experiment names (propertyNames of `experiments`) and its wording."""
+    rule = ((schema.get("properties") or {}).get("experiments") or {}).get("propertyNames") or {}
+    if "pattern" not in rule:
+        return None, ""
+    return re.compile(rule["pattern"]), " ".join(str(rule.get("description", rule["pattern"])).split())
+
+
+def _check_names(experiments: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Experiment names follow the schema's rule (they become file and folder names)."""
+    pattern, rule = _name_rule(schema)
+    for name in experiments:
+        if pattern is not None and not pattern.fullmatch(str(name)):
+            fail(f"experiments.{name}", f"invalid experiment name: {rule}")
+
+
+def _check_cell_names(experiments: dict[str, Any], schema: dict[str, Any]) -> None:
+    """The sub-experiment names grids make: valid, and unique among all experiments.
+
+    Grid cells become experiments named <experiment>_<short><value>...; one that equals another
+    experiment's name (or another grid's cell) would share its result files, so one of the two
+    would silently be lost. Runs after the grid checks (non-empty lists, no repeated value).
+    """
+    pattern, rule = _name_rule(schema)
+    owner = {name: f"the name of experiments.{name}" for name in experiments}
+    for name, experiment in experiments.items():
+        grid = experiment.get("grid")
+        if experiment.get("kind", TRAIN_KIND) != TRAIN_KIND or not isinstance(grid, dict) or not grid:
+            continue
+        where = f"experiments.{name}.grid"
+        for suffix, _ in grid_cells(grid):
+            sub = f"{name}{suffix}"
+            if pattern is not None and not pattern.fullmatch(sub):
+                fail(where, f"makes the sub-experiment name '{sub}', which is not valid: {rule}")
+            if sub in owner:
+                fail(where, f"makes the sub-experiment '{sub}', which is also {owner[sub]}; rename one")
+            owner[sub] = f"a cell of {where}"
+
+
+def _check_counts(experiment: dict[str, Any], base: str, algorithms: list[str]) -> None:
+    """`seeds` and `chunk_size`: positive integers, globally or per algorithm of the experiment."""
+    for key in ("seeds", "chunk_size"):
+        value = experiment.get(key)
+        if value is None:
+            continue
+        entries = value.items() if isinstance(value, dict) else [(None, value)]
+        for algorithm, count in entries:
+            where = f"{base}.{key}" if algorithm is None else f"{base}.{key}.{algorithm}"
+            if algorithm not in (None, "default") and algorithm not in algorithms:
+                fail(where, f"'{algorithm}' is not one of this experiment's algorithms")
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                fail(where, f"must be a positive integer, got {count!r}")
+    if isinstance(experiment["seeds"], dict) and "default" not in experiment["seeds"]:
+        missing = [alg for alg in algorithms if alg not in experiment["seeds"]]
+        if missing:
+            fail(f"{base}.seeds", f"no seed count for {', '.join(missing)} and no 'default'")
+
+
+def _check_training(name: str, experiment: dict[str, Any], catalog: dict[str, Any]) -> None:
+    """The checks of one training experiment."""
+    base = f"experiments.{name}"
+    for key in ("dataset", "algorithms", "seeds"):
+        if key not in experiment:
+            fail(f"{base}.{key}", "missing (required for training experiments)")
+    dataset = experiment["dataset"]
+    if dataset not in catalog:
+        fail(f"{base}.dataset", f"unknown dataset '{dataset}'; known: {', '.join(catalog)}")
+    algorithms = experiment["algorithms"]
+    if not isinstance(algorithms, list) or not algorithms:
+        fail(f"{base}.algorithms", "must be a non-empty list of algorithm names")
+    for index, algorithm in enumerate(algorithms):
+        if algorithm not in ALGORITHMS:
+            fail(f"{base}.algorithms[{index}]", f"unknown algorithm '{algorithm}'; allowed: {', '.join(ALGORITHMS)}")
+    if len(set(algorithms)) != len(algorithms):
+        fail(f"{base}.algorithms", "lists an algorithm twice")
+    _check_counts(experiment, base, algorithms)
+    for key in ("overrides", "algorithm_overrides", "grid", "grid_where", "grid_derived"):
+        if experiment.get(key) is not None and not isinstance(experiment[key], dict):
+            fail(f"{base}.{key}", f"must be a mapping, got {experiment[key]!r}")
+    for key in ("algorithm_overrides", "grid_where"):
+        for algorithm in experiment.get(key) or {}:
+            if algorithm not in algorithms:
+                fail(f"{base}.{key}.{algorithm}", "is not one of this experiment's algorithms")
+    for key, values in (experiment.get("grid") or {}).items():
+        if not isinstance(values, list) or not values:
+            fail(f"{base}.grid.{key}", "must be a non-empty list of values")
+        for index, value in enumerate(values):
+            if value in values[:index]:
+                fail(f"{base}.grid.{key}", f"repeats the value {value!r}; each value makes one sub-experiment")
+
+
+def check_config(cfg: dict[str, Any], catalog: dict[str, Any], schema: dict[str, Any] | None = None) -> None:
+    """Semantic checks the JSON schema cannot express; each error names the offending key path.
+
+    With the `schema`, its top-level keys and experiment-name rule are checked first (the schema
+    holds those rules; they come first so a misspelt key is not reported as something else).
+    """
+    schema = schema or {}
+    _check_top_level(cfg, schema)
+    experiments = cfg.get("experiments")
+    if not isinstance(experiments, dict):
+        fail("experiments", "missing or not a mapping of experiment name -> settings")
+    for name, experiment in experiments.items():
+        if not isinstance(experiment, dict):
+            fail(f"experiments.{name}", "must be a mapping (dataset, algorithms, seeds, ...)")
+    _check_names(experiments, schema)
+    for name, experiment in experiments.items():
+        if experiment.get("kind", TRAIN_KIND) == TRAIN_KIND:
+            _check_training(name, experiment, catalog)
+    _check_cell_names(experiments, schema)
+    known = set(experiments) | set(expand_names_only(experiments))
+    for section in ("figures", "tables"):
+        for target, spec in (cfg.get(section) or {}).items():
+            listed = spec.get("experiments") if isinstance(spec, dict) else None
+            for index, experiment in enumerate(listed if isinstance(listed, list) else []):
+                if experiment not in known:
+                    fail(
+                        f"{section}.{target}.experiments[{index}]",
+                        f"unknown experiment '{experiment}'; declared: {', '.join(sorted(experiments))}",
+                    )
+
+
+def schema_error_message(error: Exception) -> str:
+    """Turn Snakemake's wrapped jsonschema error into `config: <key path>: <message>`."""
+    # snakemake.utils.validate raises WorkflowError while handling jsonschema's ValidationError,
+    # which stays reachable as the implicit exception context.
+    cause = error.__cause__ or error.__context__
+    if not hasattr(cause, "absolute_path"):
+        return f"config: {error}"
+    path = ""
+    for part in cause.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return f"config: {path or '<top level>'}: {cause.message}"

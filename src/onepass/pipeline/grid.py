@@ -1,0 +1,56 @@
+"""Grid experiments: cells of a {key: [values]} grid, their names, and cell expressions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import fail
+
+# Short names used when a grid cell becomes a sub-experiment name (Sensitivity_T3_i5).
+GRID_SHORT_NAMES = {
+    "network_weight_steps": "T",
+    "lookback": "i",
+    "hyperparameter_steps": "H",
+    "validation_proportion": "vp",
+}
+
+
+def grid_cells(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """All cells of a grid {key: [values]} in row-major order, as (name suffix, {key: value}).
+
+    Keys are taken in a fixed order (T, i, H, vp, then the others alphabetically), not in the
+    YAML's, so a cell's name (Sensitivity_T3_i5) does not depend on how the config was written.
+    """
+    known = list(GRID_SHORT_NAMES)
+    ordered = sorted(grid, key=lambda key: (known.index(key) if key in known else len(known), key))
+    cells: list[tuple[str, dict[str, Any]]] = [("", {})]
+    for key in ordered:
+        values = grid[key]
+        short = GRID_SHORT_NAMES.get(key, key.replace(".", "-"))
+        cells = [
+            (f"{suffix}_{short}{value}", {**cell, key: value}) for suffix, cell in cells for value in values
+        ]
+    return cells
+
+
+def grid_expression(expression: str, cell: dict[str, Any], path: str) -> Any:
+    """Evaluate a `grid_where` filter ("lookback <= network_weight_steps") or a `grid_derived`
+    value ("4000 // network_weight_steps") on one grid cell.
+
+    Only the cell's values are visible (no builtins): these are arithmetic on config values.
+    Dotted keys are reachable with underscores instead of dots (model_batch_norm).
+    """
+    names = {key.replace(".", "_"): value for key, value in cell.items()}
+    try:
+        return eval(compile(expression, path, "eval"), {"__builtins__": {}}, names)  # noqa: S307
+    except Exception as error:  # a typo in the config: report which key holds it
+        fail(path, f"cannot evaluate {expression!r} on grid cell {cell}: {error}")
+
+
+def expand_names_only(experiments: dict[str, Any]) -> list[str]:
+    """Sub-experiment names of every grid experiment (so figures may name a single cell)."""
+    names = []
+    for name, experiment in experiments.items():
+        if isinstance(experiment.get("grid"), dict):
+            names.extend(f"{name}{suffix}" for suffix, _ in grid_cells(experiment["grid"]))
+    return names

@@ -1,0 +1,108 @@
+"""The experiment plan: training experiments expanded into sub-experiments, algorithms and chunks.
+
+Computed once, eagerly, into plain dicts: the whole paper (config/paper.yaml) expands to about
+1,500 jobs and the rules' input functions are single dict look-ups, so a dry run stays within
+seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .grid import grid_cells, grid_expression
+from .jobs import flatten_overrides, per_algorithm, seed_chunks, set_arguments
+from .runconfig import check_run_config
+
+# Experiments of other kinds are run by dedicated rules (analysis, BayesOpt, Ray Tune): the
+# training expansion skips them.
+TRAIN_KIND = "train"
+
+
+def is_training(experiment: dict[str, Any]) -> bool:
+    """True for experiments the training expansion runs (kind train, not disabled)."""
+    return experiment.get("kind", TRAIN_KIND) == TRAIN_KIND and experiment.get("enabled", True)
+
+
+def _algorithm_job(entry: dict[str, Any], experiment: dict[str, Any], algorithm: str, overrides: dict[str, Any],
+                   base: str, dataset: str) -> dict[str, Any]:
+    """Chunks, `--set` arguments and resources of one algorithm of one sub-experiment."""
+    n_seeds = per_algorithm(experiment["seeds"], algorithm, f"{base}.seeds")
+    chunk_size = per_algorithm(experiment.get("chunk_size", entry["chunk_size"]), algorithm, f"{base}.chunk_size")
+    steps = overrides.get("network_weight_steps", entry["network_weight_steps"]) * overrides.get(
+        "hyperparameter_steps", entry["hyperparameter_steps"]
+    )
+    scale = steps / (entry["network_weight_steps"] * entry["hyperparameter_steps"])
+    per_seed = per_algorithm(entry["runtime_per_seed"], algorithm, f"catalog.{dataset}")
+    return {
+        "chunks": seed_chunks(n_seeds, chunk_size),
+        "sets": set_arguments(overrides),
+        "threads": int(entry["threads"]),
+        "gpu": 1 if entry["gpu"] else 0,
+        "mem_mb": int(per_algorithm(entry["mem_mb"], algorithm, f"catalog.{dataset}.mem_mb")),
+        # minutes: overhead + per seed x seeds of the chunk (jobs.chunk_runtime)
+        "runtime_overhead": entry["runtime_overhead"],
+        "runtime_per_seed": per_seed * scale,
+    }
+
+
+def build_plan(
+    cfg: dict[str, Any], catalog: dict[str, dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Expand training experiments into sub-experiments, algorithms and seed chunks.
+
+    Returns (plan, names): plan[sub_experiment] = {"dataset", "parent", "cell", "algorithms":
+    {algorithm: {"chunks": {chunk: "a-b"}, "sets": str, "threads", "gpu", "mem_mb",
+    "runtime_overhead", "runtime_per_seed"}}};
+    names[experiment] = its sub-experiment names (itself when it has no grid); a grid cell where
+    `grid_where` leaves no algorithm is not a sub-experiment.
+    Overrides merge in this order: experiment overrides, algorithm_overrides[algorithm], the grid
+    cell's values, then `grid_derived` values computed from the cell. Each planned job's settings
+    are validated as `onepass train` will validate them (errors name the key that set them).
+    """
+    plan: dict[str, dict[str, Any]] = {}
+    names: dict[str, list[str]] = {}
+    for name, experiment in (cfg.get("experiments") or {}).items():
+        if not is_training(experiment):
+            continue
+        base = f"experiments.{name}"
+        dataset = experiment["dataset"]
+        entry = catalog[dataset]
+        grid = experiment.get("grid") or {}
+        cells = grid_cells(grid) if grid else [("", {})]
+        names[name] = []
+        common = flatten_overrides(experiment.get("overrides"))
+        for suffix, cell in cells:
+            derived = {
+                key: grid_expression(expression, cell, f"{base}.grid_derived.{key}")
+                for key, expression in (experiment.get("grid_derived") or {}).items()
+            }
+            algorithms = {}
+            for algorithm in experiment["algorithms"]:
+                condition = (experiment.get("grid_where") or {}).get(algorithm)
+                if condition and not grid_expression(condition, cell, f"{base}.grid_where.{algorithm}"):
+                    continue
+                own = flatten_overrides((experiment.get("algorithm_overrides") or {}).get(algorithm))
+                overrides = {**common, **own, **cell, **derived}
+                origins = {
+                    **{key: f"{base}.overrides.{key}" for key in common},
+                    **{key: f"{base}.algorithm_overrides.{algorithm}.{key}" for key in own},
+                    **{key: f"{base}.grid.{key}" for key in cell},
+                    **{key: f"{base}.grid_derived.{key}" for key in derived},
+                }
+                check_run_config(dataset, algorithm, overrides, origins, base)
+                algorithms[algorithm] = _algorithm_job(entry, experiment, algorithm, overrides, base, dataset)
+            if not algorithms:  # every algorithm filtered out by grid_where: no such cell
+                continue
+            names[name].append(f"{name}{suffix}")
+            plan[f"{name}{suffix}"] = {"dataset": dataset, "parent": name, "cell": cell, "algorithms": algorithms}
+    return plan, names
+
+
+def chunk_outputs(plan: dict[str, dict[str, Any]], sub_experiment: str) -> list[str]:
+    """Every training output (parquet and json) of one sub-experiment, in canonical order."""
+    files = []
+    for algorithm, job in plan[sub_experiment]["algorithms"].items():
+        for chunk in job["chunks"]:
+            stem = f"results/runs/{sub_experiment}/{algorithm}/{chunk}"
+            files += [f"{stem}.parquet", f"{stem}.json"]
+    return files
