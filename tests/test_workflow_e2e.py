@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import job_counts, run_snakemake
+from reference_outputs import compare as compare_with_reference
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +70,9 @@ def test_test_config_end_to_end(repo_root, snakemake_cmd, tmp_path):
     # every rule logged and benchmarked
     assert (tmp_path / "logs" / "train" / "uci_energy" / "Random" / "seeds000-001.log").is_file()
     assert (tmp_path / "results" / "benchmarks" / "aggregate" / "uci_energy.tsv").is_file()
+
+    # the same numbers as the committed reference outputs (made by the code before its restructuring)
+    assert compare_with_reference(tmp_path / "results") == []
 
     # a second invocation has nothing to do
     again = run_snakemake(snakemake_cmd, args, cwd=tmp_path)

@@ -208,6 +208,21 @@ def final_rows(experiment: str, summaries: Sequence[dict]) -> pd.DataFrame:
     return frame[FINAL_COLUMNS + tag_columns]
 
 
+def write_aggregate(
+    table: pa.Table, final: pd.DataFrame, parquet_out: str | os.PathLike, final_out: str | os.PathLike
+) -> None:
+    """Write an experiment's long table and final CSV together (both appear or neither does)."""
+    # Dictionary-encode only the categorical columns: trying it on float columns costs time (about
+    # a third of the write) and then falls back to plain encoding anyway.
+    dictionary_columns = [name for name in ("algorithm", "tag") if name in table.column_names]
+    write_all_atomically(
+        {
+            parquet_out: lambda temp: pq.write_table(table, temp, use_dictionary=dictionary_columns),
+            final_out: lambda temp: final.to_csv(temp, index=False),
+        }
+    )
+
+
 def aggregate(
     chunk_files: Iterable[str | os.PathLike],
     experiment: str,
@@ -252,15 +267,7 @@ def aggregate(
     rank = final["algorithm"].map(lambda name: order.get(name, len(order)))
     final = final.assign(_rank=rank).sort_values(["_rank", "seed"], kind="stable").drop(columns="_rank")
 
-    # Dictionary-encode only the categorical columns: trying it on float columns costs time (about
-    # a third of the write) and then falls back to plain encoding anyway.
-    dictionary_columns = [name for name in ("algorithm", "tag") if name in table.column_names]
-    write_all_atomically(
-        {
-            parquet_out: lambda temp: pq.write_table(table, temp, use_dictionary=dictionary_columns),
-            final_out: lambda temp: final.to_csv(temp, index=False),
-        }
-    )
+    write_aggregate(table, final, parquet_out, final_out)
     return {"chunks": len(pairs), "runs": len(final), "rows": table.num_rows}
 
 

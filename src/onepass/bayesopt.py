@@ -362,12 +362,12 @@ def aggregate_bayesopt(
     from .aggregate import (
         FINAL_COLUMNS,
         AggregationError,
+        check_pair,
         is_best_tag,
         pair_chunks,
         read_summary,
         run_row,
-        write_atomic_csv,
-        write_atomic_parquet,
+        write_aggregate,
     )
 
     pairs = pair_chunks(files)
@@ -376,6 +376,7 @@ def aggregate_bayesopt(
     tables, rows, seen = [], [], set()
     for parquet, summary_path in pairs:
         summary = read_summary(summary_path)
+        check_pair(parquet, summary_path, summary)
         if summary["algorithm"] != ALGORITHM:
             raise AggregationError(f"{summary_path}: algorithm is {summary['algorithm']!r}, not {ALGORITHM!r}")
         try:
@@ -407,8 +408,7 @@ def aggregate_bayesopt(
     tags = sorted(c for c in final.columns if c not in leading and not c.startswith("best:"))
     bests = sorted(c for c in final.columns if c.startswith("best:"))
     final = final[leading + tags + bests]
-    write_atomic_parquet(table, Path(parquet_out))
-    write_atomic_csv(final, Path(final_out))
+    write_aggregate(table, final, parquet_out, final_out)
     return {"repetitions": len(pairs), "trials": len(final), "rows": table.num_rows}
 
 

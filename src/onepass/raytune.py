@@ -505,7 +505,7 @@ def aggregate_ray(
 
     import pyarrow as pa
 
-    from .aggregate import FINAL_COLUMNS, AggregationError, write_atomic_csv, write_atomic_parquet
+    from .aggregate import FINAL_COLUMNS, AggregationError, check_pair, write_aggregate
 
     longs, finals = [], []
     for path in map(Path, files):
@@ -515,6 +515,7 @@ def aggregate_ray(
             rows = pd.read_parquet(parquet)
         except (OSError, ValueError) as error:
             raise AggregationError(f"{path}: cannot read Ray search output: {error}") from None
+        check_pair(parquet, summary_path, summary)
         name = summary.get("name") or algorithm_name(summary["scheduler"], summary["algorithm"])
         long = rows.melt(
             id_vars=["trial", "iteration", "wall_time"], value_vars=list(RAY_TAGS), var_name="tag", value_name="value"
@@ -556,8 +557,7 @@ def aggregate_ray(
     for name in ("algorithm", "tag"):
         table = table.set_column(table.schema.get_field_index(name), name, table.column(name).dictionary_encode())
     final = pd.DataFrame(finals, columns=None if finals else FINAL_COLUMNS)
-    write_atomic_parquet(table, Path(parquet_out))
-    write_atomic_csv(final, Path(final_out))
+    write_aggregate(table, final, parquet_out, final_out)
     return {"searches": len(longs), "finished_trials": len(final), "rows": table.num_rows}
 
 
