@@ -3,7 +3,7 @@
 The paper's TensorBoard-parsing step took tens of minutes for an experiment of this size (the
 Sensitivity study: 100 cells x 100 seeds). This writes the same volume as training chunks
 (`--chunks` files of `--runs / --chunks` seeds, `--tags` tags logged at `--points` steps, plus the
-`Last_*` tags once per hyperparameter step), then times `onepass.aggregate.aggregate` on them.
+`Last_*` tags once per hyperparameter step), then times `onepass.records.aggregate.aggregate` on them.
 
     python benchmarks/bench_aggregate.py              # 10,000 runs x 400 points, prints seconds
     python benchmarks/bench_aggregate.py --runs 1000  # smaller
@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from onepass.aggregate import aggregate
+from onepass.records.aggregate import aggregate
 
 TAGS = [
     "Loss/Training",

@@ -11,10 +11,10 @@ import time
 
 import torch
 
-from onepass.algorithms import ALGORITHMS, get_algorithm
-from onepass.config import build_config
-from onepass.data import prepare_data
-from onepass.trainer import TrainingRun
+from onepass.training.algorithms import ALGORITHMS, get_algorithm
+from onepass.training.config import build_config
+from onepass.training.data import prepare_data
+from onepass.training.run import TrainingRun
 
 # The nine algorithms of the main experiments: all but the Long Diff-through-Opt settings.
 MAIN = [name for name, algorithm in ALGORITHMS.items() if not algorithm.track_whole_window]

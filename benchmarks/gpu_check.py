@@ -16,9 +16,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from onepass.algorithms import get_algorithm
-from onepass.models import LSTMLanguageModel
-from onepass.optim import HyperSGD
+from onepass.hypersgd.optimiser import HyperSGD
+from onepass.training.algorithms import get_algorithm
+from onepass.training.models import LSTMLanguageModel
 
 ALGORITHMS = ["Random", "Ours_LR_Momentum", "Ours_HDLR_Momentum", "DiffThroughOpt"]
 

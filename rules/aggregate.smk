@@ -1,6 +1,6 @@
 # rules/aggregate.smk: the chunk tables of one (sub-)experiment -> one long table + one final CSV.
 #
-# Local rule: it reads many small files and finishes in seconds (onepass.aggregate works on Arrow
+# Local rule: it reads many small files and finishes in seconds (onepass.records.aggregate works on Arrow
 # tables; no TensorBoard parsing), so it is not worth a cluster job.
 
 

@@ -6,7 +6,7 @@
 # resources, which are dict look-ups in the plan computed once by the Snakefile.
 from pathlib import Path
 
-from onepass.algorithms import ALGORITHMS as _ALGORITHM_REGISTRY
+from onepass.training.algorithms import ALGORITHMS as _ALGORITHM_REGISTRY
 from onepass.pipeline.checks import check_config, load_catalog, load_schema, schema_error_message
 from onepass.pipeline.configfiles import check_config_files
 from onepass.pipeline.errors import ConfigError

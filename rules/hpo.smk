@@ -1,12 +1,12 @@
 # rules/hpo.smk: black-box HPO baselines: Bayesian optimisation, ASHA and PBT.
 #
 # Experiments of `kind: bayesopt` (config keys below) run one job per repetition,
-#   results/runs/<exp>/BayesOpt/rep<r:03d>.{parquet,json}   (python -m onepass.bayesopt run)
+#   results/runs/<exp>/BayesOpt/rep<r:03d>.{parquet,json}   (python -m onepass.baselines.bayesopt run)
 # and aggregate into results/scalars/<exp>.parquet / <exp>_final.csv (algorithm BayesOpt, one CSV row
 # per trial with a `trial` column), which the HPOCurves figures and the AverageResults tables join.
 #
 # Experiments of `kind: ray` run one job per scheduler x algorithm (needs the `ray` extra),
-#   results/ray/<exp>/<ASHA|PBT>_<Random|Ours_LR_Momentum>.{parquet,json}   (python -m onepass.raytune run)
+#   results/ray/<exp>/<ASHA|PBT>_<Random|Ours_LR_Momentum>.{parquet,json}   (python -m onepass.baselines.raytune run)
 # aggregate into results/scalars/<exp>.* (algorithms ASHA_Random, PBT_Ours_LR_Momentum, ...), and feed
 # the tables / the HPOCurves_Ray figure they name. Ray experiments are declared `enabled: false` in the
 # paper config; only enabled ones get rules' targets (HPO_TARGETS, rule `hpo`).
@@ -67,7 +67,7 @@ rule bayesopt:
         "../environment.yml"
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-        "{params.python:q} -m onepass.bayesopt run --repetition {params.repetition} {params.arguments} "
+        "{params.python:q} -m onepass.baselines.bayesopt run --repetition {params.repetition} {params.arguments} "
         "{params.tensorboard} --threads {threads} --quiet --data-dir {params.data_dir:q} --out {output.parquet:q} > {log:q} 2>&1"
 
 
@@ -123,7 +123,7 @@ rule ray_search:
         "../environment.yml"
     shell:
         "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "
-        "{params.python:q} -m onepass.raytune run --scheduler {params.scheduler} --algorithm {params.algorithm} "
+        "{params.python:q} -m onepass.baselines.raytune run --scheduler {params.scheduler} --algorithm {params.algorithm} "
         "--num-samples {params.samples} {params.arguments} --data-dir {params.data_dir:q} "
         "--out {output.parquet:q} > {log:q} 2>&1"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from onepass.adam import HyperparameterAdam
+from onepass.hypersgd.adam import HyperparameterAdam
 
 
 def _tensors() -> list[torch.Tensor]:

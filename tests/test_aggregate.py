@@ -1,4 +1,4 @@
-"""onepass.aggregate on synthetic chunk files (no Snakemake, no training)."""
+"""onepass.records.aggregate on synthetic chunk files (no Snakemake, no training)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from onepass.aggregate import FINAL_COLUMNS, AggregationError, aggregate, is_best_tag, main, pair_chunks
 from onepass.io_utils import sha256_file
+from onepass.records.aggregate import FINAL_COLUMNS, AggregationError, aggregate, is_best_tag, main, pair_chunks
 
 ORDER = ["Random", "Random_Validation", "Ours_LR_Momentum"]
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import torch
 
-from onepass.bayesopt import (
+from onepass.baselines.bayesopt import (
     DEFAULT_BOUNDS,
     DEFAULT_PENALTIES,
     BayesOptError,
@@ -179,7 +179,7 @@ def test_cli_help_and_one_line_errors(tmp_path):
 
     def bayesopt(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "onepass.bayesopt", "run", *args], capture_output=True, text=True, env=env
+            [sys.executable, "-m", "onepass.baselines.bayesopt", "run", *args], capture_output=True, text=True, env=env
         )
 
     done = bayesopt("--help")

@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 import torch
 
-from onepass.algorithms import get_algorithm
-from onepass.checkpoint import EXIT_PREEMPTED
-from onepass.config import build_config
-from onepass.data import prepare_data
 from onepass.io_utils import OutputError
-from onepass.runner import train_chunk
-from onepass.trainer import TrainingRun
+from onepass.training.algorithms import get_algorithm
+from onepass.training.checkpoint import EXIT_PREEMPTED
+from onepass.training.chunk import train_chunk
+from onepass.training.config import build_config
+from onepass.training.data import prepare_data
+from onepass.training.run import TrainingRun
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]

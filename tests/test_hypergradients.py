@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.autograd.functional import jacobian
 
-from onepass.optim import HyperSGD
+from onepass.hypersgd.optimiser import HyperSGD
 
 LN10 = math.log(10.0)
 

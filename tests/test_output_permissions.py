@@ -11,7 +11,7 @@ import torch
 
 from onepass.analysis.loading import atomic_savefig
 from onepass.datasets.io import save_tensors
-from onepass.runner import train_chunk
+from onepass.training.chunk import train_chunk
 
 
 @pytest.fixture(params=[0o022, 0o002])

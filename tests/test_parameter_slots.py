@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from onepass.models import LSTMLanguageModel
-from onepass.optim import _ParameterSlots
+from onepass.hypersgd.optimiser import _ParameterSlots
+from onepass.training.models import LSTMLanguageModel
 
 
 def _perturbed(params: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from onepass.algorithms import ALGORITHMS
-from onepass.config import parse_assignment
 from onepass.pipeline import hpo
 from onepass.pipeline.checks import check_config, load_catalog
 from onepass.pipeline.errors import ConfigError
@@ -32,6 +30,8 @@ from onepass.pipeline.jobs import (
     set_arguments,
 )
 from onepass.pipeline.plan import build_plan, chunk_outputs, is_training
+from onepass.training.algorithms import ALGORITHMS
+from onepass.training.config import parse_assignment
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = load_catalog(REPO / "config" / "datasets.yaml")

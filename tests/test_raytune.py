@@ -22,7 +22,7 @@ import torch
 ray = pytest.importorskip("ray", reason="ray is not installed (optional extra: pip install .[ray])")
 pytest.importorskip("ray.tune", reason="ray[tune] is not installed (optional extra: pip install .[ray])")
 
-from onepass.raytune import RayTuneError, aggregate_ray, run_search  # noqa: E402
+from onepass.baselines.raytune import RayTuneError, aggregate_ray, run_search  # noqa: E402
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
@@ -154,7 +154,7 @@ def test_bad_settings_name_the_key(data_dir, tmp_path):
         [
             sys.executable,
             "-m",
-            "onepass.raytune",
+            "onepass.baselines.raytune",
             "run",
             "--dataset-config",
             "uci_energy",

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import torch
 
-from onepass.algorithms import ALGORITHMS, get_algorithm
-from onepass.config import ConfigError, build_config
-from onepass.data import prepare_data, split_sizes
-from onepass.runner import parse_seeds, train_chunk
-from onepass.trainer import TrainingRun
+from onepass.training.algorithms import ALGORITHMS, get_algorithm
+from onepass.training.chunk import parse_seeds, train_chunk
+from onepass.training.config import ConfigError, build_config
+from onepass.training.data import prepare_data, split_sizes
+from onepass.training.run import TrainingRun
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = {"hyperparameter_steps": 3}
@@ -307,7 +307,7 @@ def test_init_weights_warm_start(data_dir, tmp_path):
 
 
 def test_hypergradient_comparison_table(data_dir):
-    from onepass.hypergradients import comparison_table
+    from onepass.studies.hypergradient_comparison import comparison_table
 
     table = comparison_table("uci_energy", [1, 4], [1, 2, 6], [0, 1], data_dir=data_dir)
     assert set(zip(table["T"], table["i"])) == {(1, 1), (4, 1), (4, 2)}  # only cells with i <= T

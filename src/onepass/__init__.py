@@ -19,7 +19,7 @@ __all__ = ["HyperSGD", "StepResult", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name in ("HyperSGD", "StepResult"):
-        from . import optim
+        from .hypersgd import optimiser
 
-        return getattr(optim, name)
+        return getattr(optimiser, name)
     raise AttributeError(f"module 'onepass' has no attribute {name!r}")

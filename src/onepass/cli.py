@@ -7,8 +7,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .algorithms import ALGORITHMS
-from .config import DEFAULTS, ConfigError, package_dataset_ids
+from .training.algorithms import ALGORITHMS
+from .training.config import DEFAULTS, ConfigError, package_dataset_ids
 
 TRAIN_EPILOG = f"""\
 --set keys (values are YAML; dotted keys reach into sections):
@@ -99,10 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, algorithm in ALGORITHMS.items():
             print(f"{name:45s} {algorithm.description}")
         return 0
-    from .checkpoint import Preempted
-    from .data import DataError
     from .io_utils import OutputError
-    from .runner import parse_seeds, set_threads, train_chunk
+    from .training.checkpoint import Preempted
+    from .training.chunk import parse_seeds, set_threads, train_chunk
+    from .training.data import DataError
 
     try:
         set_threads(args.threads)

@@ -1,9 +1,9 @@
-"""Snakemake entry point of rule `aggregate`: thin wrapper around onepass.aggregate.aggregate."""
+"""Snakemake entry point of rule `aggregate`: thin wrapper around onepass.records.aggregate.aggregate."""
 
 import logging
 import sys
 
-from onepass.aggregate import aggregate
+from onepass.records.aggregate import aggregate
 
 logging.basicConfig(
     filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s"

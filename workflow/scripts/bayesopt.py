@@ -1,9 +1,9 @@
-"""Snakemake entry point of rule `aggregate_bayesopt`: thin wrapper around onepass.bayesopt."""
+"""Snakemake entry point of rule `aggregate_bayesopt`: thin wrapper around onepass.baselines.bayesopt."""
 
 import logging
 import sys
 
-from onepass.bayesopt import aggregate_bayesopt
+from onepass.baselines.bayesopt import aggregate_bayesopt
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s")
 try:

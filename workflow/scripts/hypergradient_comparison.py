@@ -1,13 +1,13 @@
 """Snakemake entry point of rule `hypergradient_comparison` (thin wrapper around the library).
 
-Calls ``onepass.hypergradients.comparison_table`` and writes its long table
+Calls ``onepass.studies.hypergradient_comparison.comparison_table`` and writes its long table
 (T, i, seed, hyperparameter, neumann, exact) atomically; the Hypergradients_* figures read it.
 """
 
 import logging
 
 from onepass.analysis.loading import atomic_write_csv
-from onepass.hypergradients import comparison_table
+from onepass.studies.hypergradient_comparison import comparison_table
 
 log_path = snakemake.log[0] if snakemake.log else None
 logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(message)s")

@@ -10,7 +10,7 @@ import sys
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s")
 try:
     if snakemake.rule == "aggregate_ray":
-        from onepass.raytune import aggregate_ray
+        from onepass.baselines.raytune import aggregate_ray
 
         counts = aggregate_ray(
             [path for path in snakemake.input if path.endswith(".parquet")],

@@ -6,7 +6,7 @@ runs, a Ray search is *one* optimisation whose trials run side by side. Followin
 sorted by wall time, timed from the search's first report, and reduced to the cumulative minimum of
 the test metric (default ``Unnormalised_Loss/Test``). Selecting by *test* loss is an oracle (as in the
 paper; docs/FIDELITY.md); the figure's y label says so. The ASHA/PBT tables need no new kind: the aggregated
-``<exp>_final.csv`` feeds the ordinary ``AverageResults`` table (see :mod:`onepass.raytune`).
+``<exp>_final.csv`` feeds the ordinary ``AverageResults`` table (see :mod:`onepass.baselines.raytune`).
 """
 
 from __future__ import annotations

@@ -118,9 +118,7 @@ def download(
             time.sleep(wait)
 
 
-def local_origin(
-    source: RawFile, mirror: str | os.PathLike | None, embedded: str | os.PathLike | None
-) -> Path | None:
+def local_origin(source: RawFile, mirror: str | os.PathLike | None, embedded: str | os.PathLike | None) -> Path | None:
     """Where to copy ``source`` from, or None to download it.
 
     A user's ``mirror`` overrides everything and must hold the file. Otherwise the copy embedded in

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from onepass.algorithms import ALGORITHMS
+from onepass.training.algorithms import ALGORITHMS
 
 from .errors import fail
 from .grid import expand_names_only, grid_cells

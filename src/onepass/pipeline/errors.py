@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from onepass.config import ConfigError as RunConfigError
+from onepass.training.config import ConfigError as RunConfigError
 
 
 class ConfigError(RunConfigError):

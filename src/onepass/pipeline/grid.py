@@ -27,9 +27,7 @@ def grid_cells(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]:
     for key in ordered:
         values = grid[key]
         short = GRID_SHORT_NAMES.get(key, key.replace(".", "-"))
-        cells = [
-            (f"{suffix}_{short}{value}", {**cell, key: value}) for suffix, cell in cells for value in values
-        ]
+        cells = [(f"{suffix}_{short}{value}", {**cell, key: value}) for suffix, cell in cells for value in values]
     return cells
 
 

@@ -15,13 +15,36 @@ from .errors import fail
 from .jobs import flatten_overrides, per_algorithm, set_arguments
 
 BAYESOPT_KEYS = {
-    "kind", "enabled", "description", "dataset", "repetitions", "random_trials", "guided_trials",
-    "overrides", "penalty", "kappa", "bounds",
+    "kind",
+    "enabled",
+    "description",
+    "dataset",
+    "repetitions",
+    "random_trials",
+    "guided_trials",
+    "overrides",
+    "penalty",
+    "kappa",
+    "bounds",
 }
 RAY_KEYS = {
-    "kind", "enabled", "description", "dataset", "scheduler", "schedulers", "algorithms", "num_samples",
-    "max_steps", "perturbation_interval", "grace_period", "reduction_factor", "cpus", "seed", "overrides",
-    "table", "figure",
+    "kind",
+    "enabled",
+    "description",
+    "dataset",
+    "scheduler",
+    "schedulers",
+    "algorithms",
+    "num_samples",
+    "max_steps",
+    "perturbation_interval",
+    "grace_period",
+    "reduction_factor",
+    "cpus",
+    "seed",
+    "overrides",
+    "table",
+    "figure",
 }
 SCHEDULERS = ("ASHA", "PBT")
 RAY_ALGORITHMS = ("Random", "Ours_LR_Momentum")

@@ -23,8 +23,14 @@ def is_training(experiment: dict[str, Any]) -> bool:
     return experiment.get("kind", TRAIN_KIND) == TRAIN_KIND and experiment.get("enabled", True)
 
 
-def _algorithm_job(entry: dict[str, Any], experiment: dict[str, Any], algorithm: str, overrides: dict[str, Any],
-                   base: str, dataset: str) -> dict[str, Any]:
+def _algorithm_job(
+    entry: dict[str, Any],
+    experiment: dict[str, Any],
+    algorithm: str,
+    overrides: dict[str, Any],
+    base: str,
+    dataset: str,
+) -> dict[str, Any]:
     """Chunks, `--set` arguments and resources of one algorithm of one sub-experiment."""
     n_seeds = per_algorithm(experiment["seeds"], algorithm, f"{base}.seeds")
     chunk_size = per_algorithm(experiment.get("chunk_size", entry["chunk_size"]), algorithm, f"{base}.chunk_size")

@@ -13,9 +13,9 @@ import functools
 import re
 from typing import Any
 
-from onepass.algorithms import get_algorithm, resolve_config
-from onepass.config import DEFAULTS, build_config, load_dataset_config
-from onepass.config import ConfigError as RunConfigError
+from onepass.training.algorithms import get_algorithm, resolve_config
+from onepass.training.config import DEFAULTS, build_config, load_dataset_config
+from onepass.training.config import ConfigError as RunConfigError
 
 from .errors import fail
 from .jobs import set_words
@@ -45,8 +45,9 @@ def _key_path(key: str | None, origins: dict[str, str]) -> str | None:
     return None
 
 
-def check_run_config(dataset: str, algorithm: str, overrides: dict[str, Any], origins: dict[str, str],
-                     where: str) -> None:
+def check_run_config(
+    dataset: str, algorithm: str, overrides: dict[str, Any], origins: dict[str, str], where: str
+) -> None:
     """Raise a pipeline ConfigError unless `onepass train` accepts this job's settings.
 
     `overrides` are the merged dotted `--set` keys of the job, `origins` the pipeline config path
@@ -71,9 +72,15 @@ def check_run_config(dataset: str, algorithm: str, overrides: dict[str, Any], or
         context = f" (as {algorithm} runs it)" if stage == "resolve" or path is None else ""
         fail(path or where, f"{error}{context}")
     except (AttributeError, TypeError, KeyError) as error:  # e.g. a section (init) set to a number
-        sections = [key for key, value in overrides.items() if isinstance(DEFAULTS.get(key), dict)
-                    and not isinstance(value, dict)]
+        sections = [
+            key
+            for key, value in overrides.items()
+            if isinstance(DEFAULTS.get(key), dict) and not isinstance(value, dict)
+        ]
         path = origins[sections[0]] if len(sections) == 1 else where
-        fail(path, f"not accepted by onepass train ({type(error).__name__}: {error}); a section such as "
-                   f"init or clipping must stay a mapping")
+        fail(
+            path,
+            f"not accepted by onepass train ({type(error).__name__}: {error}); a section such as "
+            f"init or clipping must stay a mapping",
+        )
     _VALID.add(cache_key)

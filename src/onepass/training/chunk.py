@@ -21,14 +21,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from .aggregate import SCALARS_SHA256
+from ..io_utils import OutputError, sha256_file, write_all_atomically, write_json
+from ..records.aggregate import SCALARS_SHA256
+from ..records.scalars import empty_frame
 from .algorithms import get_algorithm, overridden_pinned_settings, resolve_config
 from .checkpoint import ChunkCheckpointer, fingerprint
 from .config import build_config, override_items
 from .data import prepare_data
-from .io_utils import OutputError, sha256_file, write_all_atomically, write_json
-from .scalars import empty_frame
-from .trainer import RunResult, TrainingRun
+from .run import RunResult, TrainingRun
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -137,7 +137,7 @@ def train_chunk(
 
     The chunk checkpoints to ``<out>.ckpt`` every ``checkpoint_every`` seconds (None: never
     periodically) and, whatever that setting, when SIGTERM, SIGUSR1 or SIGINT arrives, at the end of
-    the running hyperparameter window; it then raises :class:`onepass.checkpoint.Preempted`.
+    the running hyperparameter window; it then raises :class:`onepass.training.checkpoint.Preempted`.
     Calling again with the same arguments resumes from the checkpoint, bit-identically on CPU.
     """
     if checkpoint_every is not None and not checkpoint_every > 0:

@@ -115,10 +115,3 @@ def baydin_hypergradient(new_grads: Tensors, previous_grads: Tensors) -> torch.T
     The authors apply it directly to log10 lr (no chain-rule factor); we keep that (docs/FIDELITY.md).
     """
     return -sum((a * b).sum() for a, b in zip(new_grads, previous_grads))
-
-
-def comparison_table(dataset_config, network_weight_steps, lookbacks, seeds, data_dir="resources/data", device="cpu"):
-    """Neumann vs exact first-step hypergradients per (T, i, seed); see :mod:`onepass.comparison`."""
-    from .comparison import comparison_table as table  # late import: comparison depends on the trainer
-
-    return table(dataset_config, network_weight_steps, lookbacks, seeds, data_dir=data_dir, device=device)

@@ -37,7 +37,7 @@ from .hypergradients import (
     sgd_direction,
     sgd_update_vjp,
 )
-from .hyperparameters import HYPERPARAMETER_NAMES, from_raw, natural_per_raw, to_raw
+from .transforms import HYPERPARAMETER_NAMES, from_raw, natural_per_raw, to_raw
 
 LossClosure = Callable[[nn.Module], torch.Tensor]
 METHODS = (None, "neumann", "exact", "baydin")

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .io_utils import atomic_write
-from .trainer import RunResult, TrainingRun
+from ..io_utils import atomic_write
+from .run import RunResult, TrainingRun
 
 FORMAT_VERSION = 1
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: "try again"; Snakemake's retries then resume from the checkpoint

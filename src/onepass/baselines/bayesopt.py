@@ -34,7 +34,7 @@ Outputs (``OUT.parquet`` + ``OUT.json``, written atomically):
 one row per trial plus a ``trial`` column, which ``onepass.analysis.loading.collapse_trials`` folds
 into one row per repetition.
 
-Command line: ``python -m onepass.bayesopt run ...`` and ``python -m onepass.bayesopt aggregate ...``.
+Command line: ``python -m onepass.baselines.bayesopt run ...`` and ``... aggregate ...``.
 """
 
 from __future__ import annotations
@@ -176,11 +176,11 @@ def run_bayesopt(
     from bayes_opt import BayesianOptimization
     from bayes_opt.acquisition import UpperConfidenceBound
 
-    from .algorithms import get_algorithm, resolve_config
-    from .config import build_config, parse_assignment
-    from .data import prepare_data
-    from .runner import output_paths, resolve_device, scalars_writer, write_chunk
-    from .trainer import TrainingRun
+    from ..training.algorithms import get_algorithm, resolve_config
+    from ..training.chunk import output_paths, resolve_device, scalars_writer, write_chunk
+    from ..training.config import build_config, parse_assignment
+    from ..training.data import prepare_data
+    from ..training.run import TrainingRun
 
     if isinstance(repetition, bool) or not isinstance(repetition, int) or repetition < 0:
         raise BayesOptError(f"repetition: must be a non-negative integer, got {repetition!r}")
@@ -359,7 +359,7 @@ def aggregate_bayesopt(
     """
     import pyarrow as pa
 
-    from .aggregate import (
+    from ..records.aggregate import (
         FINAL_COLUMNS,
         AggregationError,
         check_pair,
@@ -415,7 +415,7 @@ def aggregate_bayesopt(
 # ------------------------------------------------------------------------------ command line
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m onepass.bayesopt",
+        prog="python -m onepass.baselines.bayesopt",
         description="Bayesian-optimisation baseline: one repetition of random + GP-guided trainings.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -458,8 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .aggregate import AggregationError
-    from .runner import set_threads
+    from ..records.aggregate import AggregationError
+    from ..training.chunk import set_threads
 
     try:
         if args.command == "aggregate":

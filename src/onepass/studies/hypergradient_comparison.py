@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .algorithms import get_algorithm
-from .config import build_config
-from .data import prepare_data
-from .trainer import TrainingRun
+from ..training.algorithms import get_algorithm
+from ..training.config import build_config
+from ..training.data import prepare_data
+from ..training.run import TrainingRun
 
 
 def first_window_hypergradient(run: TrainingRun) -> dict[str, float]:

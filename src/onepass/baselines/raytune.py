@@ -191,10 +191,10 @@ def _trainable(config: dict[str, Any], settings: dict[str, Any]) -> None:
     from ray import tune
 
     torch.set_num_threads(1)
-    from .algorithms import get_algorithm, resolve_config
-    from .config import build_config
-    from .data import prepare_data
-    from .trainer import TrainingRun
+    from ..training.algorithms import get_algorithm, resolve_config
+    from ..training.config import build_config
+    from ..training.data import prepare_data
+    from ..training.run import TrainingRun
 
     natural = trial_hyperparameters(config)
     init_raw = {key: _raw(key, float(config[key])) for key in RAW_KEYS}
@@ -284,10 +284,10 @@ def run_search(
     from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    from .algorithms import get_algorithm, resolve_config
-    from .config import build_config
-    from .data import prepare_data
-    from .runner import output_paths, write_chunk
+    from ..training.algorithms import get_algorithm, resolve_config
+    from ..training.chunk import output_paths, write_chunk
+    from ..training.config import build_config
+    from ..training.data import prepare_data
 
     scheduler = normalise_scheduler(scheduler)
     if algorithm not in ALGORITHMS:
@@ -505,7 +505,7 @@ def aggregate_ray(
 
     import pyarrow as pa
 
-    from .aggregate import FINAL_COLUMNS, AggregationError, check_pair, write_aggregate
+    from ..records.aggregate import FINAL_COLUMNS, AggregationError, check_pair, write_aggregate
 
     longs, finals = [], []
     for path in map(Path, files):
@@ -564,7 +564,8 @@ def aggregate_ray(
 # ------------------------------------------------------------------------------ command line
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m onepass.raytune", description="ASHA / PBT baselines with Ray Tune (needs the `ray` extra)."
+        prog="python -m onepass.baselines.raytune",
+        description="ASHA / PBT baselines with Ray Tune (needs the `ray` extra).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="one search (scheduler x algorithm) -> OUT.parquet + OUT.json")
@@ -601,8 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .aggregate import AggregationError
-    from .config import parse_assignment
+    from ..records.aggregate import AggregationError
+    from ..training.config import parse_assignment
 
     try:
         if args.command == "aggregate":

@@ -20,12 +20,12 @@ from typing import Any
 import pandas as pd
 import torch
 
+from ..hypersgd.optimiser import HyperSGD
+from ..records.scalars import ScalarLog, TensorBoardSink
 from .algorithms import Algorithm, resolve_config
 from .data import BatchStream, PreparedData, Split
-from .hyperparameters import derive_seed, draw_initial, generator_for
+from .initial import derive_seed, draw_initial, generator_for
 from .models import build_model
-from .optim import HyperSGD
-from .scalars import ScalarLog, TensorBoardSink
 from .tasks import Task, detach_hidden
 
 TB_FLUSH_SECONDS = 10.0

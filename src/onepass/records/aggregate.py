@@ -13,7 +13,7 @@ Outputs, both written under a temporary name and renamed when complete:
   hyperparameters, final value of every tag) plus `best:<tag>`, the minimum over all logged steps
   of every loss/perplexity tag, which the paper's tables report as "best".
 
-Runnable without Snakemake: `python -m onepass.aggregate --experiment NAME --parquet OUT.parquet
+Runnable without Snakemake: `python -m onepass.records.aggregate --experiment NAME --parquet OUT.parquet
 --final OUT_final.csv results/runs/NAME/*/*.parquet`.
 """
 
@@ -32,9 +32,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .io_utils import sha256_file, write_all_atomically
+from ..io_utils import sha256_file, write_all_atomically
 
-#: Key of a chunk JSON holding the sha256 of the chunk's parquet (written by `onepass.runner`).
+#: Key of a chunk JSON holding the sha256 of the chunk's parquet (written by `onepass.training.chunk`).
 SCALARS_SHA256 = "scalars_sha256"
 
 #: Column types of a chunk table (docs/CONTRACTS.md, "Chunk outputs").
@@ -272,8 +272,8 @@ def aggregate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `python -m onepass.aggregate --experiment E --parquet P --final F CHUNK...`."""
-    parser = argparse.ArgumentParser(prog="python -m onepass.aggregate", description=__doc__.split("\n")[0])
+    """Command line: `python -m onepass.records.aggregate --experiment E --parquet P --final F CHUNK...`."""
+    parser = argparse.ArgumentParser(prog="python -m onepass.records.aggregate", description=__doc__.split("\n")[0])
     parser.add_argument("--experiment", required=True)
     parser.add_argument("--parquet", required=True, help="output long table")
     parser.add_argument("--final", required=True, help="output per-run CSV")

@@ -7,7 +7,7 @@ never depends on how a user spelled the command line:
 2. the dataset YAML (a package id such as ``uci_energy`` or a path to a YAML file),
 3. user overrides (``--set key=value`` on the CLI, ``overrides`` in the pipeline config),
 4. settings that *define* an algorithm (e.g. Long Diff-through-Opt's window length), applied by
-   :func:`onepass.algorithms.resolve_config` last, as the authors' launcher applied the algorithm
+   :func:`onepass.training.algorithms.resolve_config` last, as the authors' launcher applied the algorithm
    YAML last.
 
 Every error names the offending key and says what is allowed, because these configs are mostly
@@ -187,7 +187,7 @@ def build_config(
 ) -> dict[str, Any]:
     """Defaults + dataset YAML + user overrides (dotted keys or ``key=value`` strings), validated.
 
-    Algorithm-defining settings are applied later by :func:`onepass.algorithms.resolve_config`.
+    Algorithm-defining settings are applied later by :func:`onepass.training.algorithms.resolve_config`.
     """
     dataset = dataset_config if isinstance(dataset_config, dict) else load_dataset_config(dataset_config)
     for key in dataset:

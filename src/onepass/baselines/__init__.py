@@ -1,0 +1,3 @@
+"""Layer 4, black-box baselines the paper compares with: Bayesian optimisation and Ray Tune
+(ASHA, PBT). Each trains through :mod:`onepass.training`.
+"""
