@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     },
     # Long Diff-through-Opt restarts training from the initial weights after each hyperparameter step.
     "reset_weights_after_hyperparameter_step": False,
+    # How the analysis presents the dataset (label, metric, table scale, BayesOpt penalty): facts of
+    # the dataset, kept in its YAML beside its training settings; training does not read them.
+    "report": {},
     # Fidelity switch (docs/FIDELITY.md): evaluate logged validation losses with the model in train
     # mode, as the authors did (BatchNorm statistics then see validation batches).
     "validation_in_train_mode": True,
@@ -257,6 +260,7 @@ BOOLEAN_KEYS = (
 
 
 def _validate_sections(config: dict[str, Any]) -> None:
+    _require(isinstance(config["report"], dict), "report", f"must be a mapping, got {config['report']!r}")
     for key in SECTIONS:
         example = {"clipping": "clipping.lr=null"}.get(key, f"{key}.<key>=<value>")
         _require(
