@@ -29,6 +29,7 @@ from .checkpoint import ChunkCheckpointer, fingerprint
 from .config import build_config, override_items
 from .data import prepare_data
 from .run import RunResult, TrainingRun
+from .run_config import RunConfig
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -145,19 +146,20 @@ def train_chunk(
     algorithm = get_algorithm(algorithm_name)
     config = build_config(dataset_config, overrides)
     resolved = resolve_config(config, algorithm)
+    run_config = RunConfig.from_mapping(resolved)
     replaced = overridden_pinned_settings(algorithm, override_items(overrides))
     if replaced:
         print(f"warning: {algorithm_name} ignores {', '.join(replaced)}: it defines these", file=sys.stderr)
     parquet_path, json_path = output_paths(out)
     check_writable(parquet_path.parent)
     torch_device = resolve_device(device)
-    data = prepare_data(resolved, data_dir, algorithm.keep_validation, torch_device)
+    data = prepare_data(run_config, data_dir, algorithm.keep_validation, torch_device)
     key = fingerprint(
         {"algorithm": algorithm_name, "seeds": list(seeds), "config": resolved, "init_weights": str(init_weights)}
     )
     checkpointer = ChunkCheckpointer(checkpoint_path(parquet_path), key, checkpoint_every or math.inf)
     results, current = checkpointer.load()
-    steps_per_run = resolved["network_weight_steps"] * resolved["hyperparameter_steps"]
+    steps_per_run = run_config.total_steps
     bar = _progress_bar(f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}", steps_per_run * len(seeds), progress)
     try:
         with checkpointer:
@@ -181,7 +183,7 @@ def train_chunk(
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     payload = {
         "algorithm": algorithm_name,
-        "dataset": resolved["dataset"],
+        "dataset": run_config.dataset,
         "experiment": experiment,
         "config": resolved,
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "device": str(torch_device)},

@@ -9,11 +9,14 @@ for these small per-step batches.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .run_config import RunConfig, as_run_config
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.247, 0.243, 0.261)
@@ -48,13 +51,13 @@ def load_tensors(data_dir: str | Path, dataset: str) -> tuple[torch.Tensor, torc
     return out[0], out[1]
 
 
-def check_tensors(data: torch.Tensor, targets: torch.Tensor, config: dict[str, Any], folder: Path) -> None:
+def check_tensors(data: torch.Tensor, targets: torch.Tensor, config: RunConfig, folder: Path) -> None:
     """Refuse tensors that do not fit the dataset's declared shapes and the task's dtypes.
 
     A wrong file (another dataset's, a transposed or flattened one, a bool mask) would otherwise
     train, exit 0 and produce plausible-looking numbers.
     """
-    task, shape = config["task"], config["input_shape"]
+    task, shape = config.task, config.input_shape
     for name, tensor in (("data", data), ("targets", targets)):
         if tensor.dtype == torch.bool or tensor.is_complex():
             raise DataError(f"{folder / name}.pt: dtype {tensor.dtype} is not a dataset dtype (numbers expected)")
@@ -76,8 +79,8 @@ def check_tensors(data: torch.Tensor, targets: torch.Tensor, config: dict[str, A
         raise DataError(f"{folder / 'targets'}.pt: shape {tuple(targets.shape)}, expected (N,) or (N, 1)")
     if shape is not None and list(data.shape[1:]) != list(shape):
         raise DataError(
-            f"{folder / 'data'}.pt: rows of shape {list(data.shape[1:])}, but {config['dataset']} declares "
-            f"input_shape {list(shape)}; rebuild it with `snakemake resources/data/{config['dataset']}/data.pt`"
+            f"{folder / 'data'}.pt: rows of shape {list(data.shape[1:])}, but {config.dataset} declares "
+            f"input_shape {list(shape)}; rebuild it with `snakemake resources/data/{config.dataset}/data.pt`"
         )
 
 
@@ -123,55 +126,62 @@ def _standardise(block: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def prepare_data(
-    config: dict[str, Any], data_dir: str | Path, keep_validation: bool, device: torch.device
+    config: RunConfig | Mapping[str, Any], data_dir: str | Path, keep_validation: bool, device: torch.device
 ) -> PreparedData:
     """Load, split and normalise a dataset according to ``config``.
 
     ``keep_validation=False`` (Random, Random_SteppedLR, Baydin) trains on train+validation.
     """
-    data, targets = load_tensors(data_dir, config["dataset"])
-    check_tensors(data, targets, config, Path(data_dir) / config["dataset"])
-    if config["task"] == "language_model":
+    config = as_run_config(config)
+    data, targets = load_tensors(data_dir, config.dataset)
+    check_tensors(data, targets, config, Path(data_dir) / config.dataset)
+    if config.task == "language_model":
         return _prepare_language_model(config, data, keep_validation, device)
-    n_train, n_val, n_test = split_sizes(data.shape[0], config["test_size"], config["validation_proportion"])
-    x = data.reshape(data.shape[0], -1) if config["model"]["type"] == "mlp" else data
-    x = x.to(torch.float32)
-    trainval = x[: n_train + n_val]
-    norm = config["normalise_inputs"]
+    n_train, n_val, _ = split_sizes(data.shape[0], config.test_size, config.validation_proportion)
+    n_trainval = n_train + n_val
+    x = data.reshape(data.shape[0], -1) if config.model.type == "mlp" else data
+    x = _normalise_inputs(x.to(torch.float32), n_trainval, config.normalise_inputs)
+    if config.task == "regression":
+        y, target_std = _regression_targets(targets, n_trainval, config.normalise_outputs)
+        out_features = y.shape[1]
+    else:
+        y, target_std = targets.to(torch.int64), 1.0
+        # Both image datasets have ten classes even when a tiny test archive holds fewer.
+        out_features = 10 if config.dataset in ("fashion_mnist", "cifar10") else int(y.max()) + 1
+    x, y = x.to(device), y.to(device)
+    if keep_validation:
+        train = Split(x[:n_train], y[:n_train])
+        validation = Split(x[n_train:n_trainval], y[n_train:n_trainval]) if n_val > 0 else None
+    else:
+        train, validation = Split(x[:n_trainval], y[:n_trainval]), None
+    test = Split(x[n_trainval:], y[n_trainval:])
+    in_features = x.shape[1] if x.dim() == 2 else int(torch.tensor(x.shape[1:]).prod())
+    return PreparedData(train, validation, test, in_features, out_features, target_std, config.batch_size, 1)
+
+
+def _normalise_inputs(x: torch.Tensor, n_trainval: int, norm: bool | str) -> torch.Tensor:
+    """Standardise per feature on train+validation (true), or CIFAR-10's fixed statistics."""
     if norm is True:
-        mean, std = _standardise(trainval)
-        x = (x - mean) / std
-    elif norm in ("cifar_unscaled", "cifar_scaled"):
+        mean, std = _standardise(x[:n_trainval])
+        return (x - mean) / std
+    if norm in ("cifar_unscaled", "cifar_scaled"):
         if norm == "cifar_scaled":
             x = x / 255.0
         mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
-        x = (x - mean) / std
-    if config["task"] == "regression":
-        y = targets.to(torch.float32).reshape(targets.shape[0], -1)
-        target_std = 1.0
-        if config["normalise_outputs"]:
-            block = y[: n_train + n_val]
-            y_mean, y_std = block.mean(), block.std(unbiased=True)
-            y_std = y_std if y_std > 0 else torch.tensor(1.0)
-            y = (y - y_mean) / y_std
-            target_std = float(y_std)
-        out_features = y.shape[1]
-    else:
-        y = targets.to(torch.int64)
-        target_std = 1.0
-        # Both image datasets have ten classes even when a tiny test archive holds fewer.
-        out_features = 10 if config["dataset"] in ("fashion_mnist", "cifar10") else int(y.max()) + 1
-    x, y = x.to(device), y.to(device)
-    if keep_validation:
-        train = Split(x[:n_train], y[:n_train])
-        validation = Split(x[n_train : n_train + n_val], y[n_train : n_train + n_val]) if n_val > 0 else None
-    else:
-        train = Split(x[: n_train + n_val], y[: n_train + n_val])
-        validation = None
-    test = Split(x[n_train + n_val :], y[n_train + n_val :])
-    in_features = x.shape[1] if x.dim() == 2 else int(torch.tensor(x.shape[1:]).prod())
-    return PreparedData(train, validation, test, in_features, out_features, target_std, config["batch_size"], 1)
+        return (x - mean) / std
+    return x
+
+
+def _regression_targets(targets: torch.Tensor, n_trainval: int, normalise: bool) -> tuple[torch.Tensor, float]:
+    """Targets as (N, outputs) float32, standardised by one scalar mean/std of train+validation."""
+    y = targets.to(torch.float32).reshape(targets.shape[0], -1)
+    if not normalise:
+        return y, 1.0
+    block = y[:n_trainval]
+    y_mean, y_std = block.mean(), block.std(unbiased=True)
+    y_std = y_std if y_std > 0 else torch.tensor(1.0)
+    return (y - y_mean) / y_std, float(y_std)
 
 
 def batchify(tokens: torch.Tensor, streams: int) -> torch.Tensor:
@@ -181,17 +191,17 @@ def batchify(tokens: torch.Tensor, streams: int) -> torch.Tensor:
 
 
 def _prepare_language_model(
-    config: dict[str, Any], tokens: torch.Tensor, keep_validation: bool, device: torch.device
+    config: RunConfig, tokens: torch.Tensor, keep_validation: bool, device: torch.device
 ) -> PreparedData:
-    streams = config["streams"]
-    test_size = config["test_size"]
+    streams = config.streams
+    test_size = config.test_size
     if test_size >= tokens.shape[0]:
         raise DataError(f"test_size {test_size} tokens leaves no training tokens out of {tokens.shape[0]}")
     trainval = batchify(tokens[:-test_size].to(torch.int64), streams)
     test = batchify(tokens[-test_size:].to(torch.int64), streams)
     # Inputs are rows 0..R-2, targets the next rows; the split is on input rows, as in the paper.
     n_rows = trainval.shape[0] - 1
-    n_val = int(round(config["validation_proportion"] * n_rows))
+    n_val = int(round(config.validation_proportion * n_rows))
     n_train = n_rows - n_val
 
     def rows(block: torch.Tensor, start: int, stop: int) -> Split:
@@ -202,10 +212,8 @@ def _prepare_language_model(
         validation = rows(trainval, n_train, n_rows) if n_val > 0 else None
     else:
         train, validation = rows(trainval, 0, n_rows), None
-    vocab = int(config["model"].get("vocab_size", int(tokens.max()) + 1))
-    return PreparedData(
-        train, validation, rows(test, 0, test.shape[0] - 1), 0, vocab, 1.0, config["batch_size"], streams
-    )
+    vocab = config.model.vocab_size or int(tokens.max()) + 1
+    return PreparedData(train, validation, rows(test, 0, test.shape[0] - 1), 0, vocab, 1.0, config.batch_size, streams)
 
 
 class BatchStream:

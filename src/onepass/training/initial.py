@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
+
+from .run_config import RunConfig
 
 
 def derive_seed(seed: int, purpose: str) -> int:
@@ -42,7 +43,7 @@ class InitialHyperparameters:
         return asdict(self)
 
 
-def draw_initial(seed: int, config: dict[str, Any]) -> InitialHyperparameters:
+def draw_initial(seed: int, config: RunConfig) -> InitialHyperparameters:
     """Draw (or take explicitly configured) initial hyperparameters for ``seed``.
 
     Four uniforms are always drawn in the same order, whatever is fixed, so every algorithm of an
@@ -50,22 +51,21 @@ def draw_initial(seed: int, config: dict[str, Any]) -> InitialHyperparameters:
     """
     gen = generator_for(seed, "hyperparameters")
     u = torch.rand(4, generator=gen, dtype=torch.float64).tolist()
-    init = config["init"]
-    lo, hi = init["lr_log10"]
+    init = config.init
+    lo, hi = init.lr_log10
     lr = 10.0 ** (lo + (hi - lo) * u[0])
-    lo, hi = init["weight_decay_log10"]
+    lo, hi = init.weight_decay_log10
     wd = 10.0 ** (lo + (hi - lo) * u[1])
-    mom_spec = init["momentum"]
-    if isinstance(mom_spec, (int, float)):
-        momentum = float(mom_spec)
+    if isinstance(init.momentum, (int, float)):
+        momentum = float(init.momentum)
     else:
-        lo, hi = mom_spec
+        lo, hi = init.momentum
         momentum = lo + (hi - lo) * u[2]
-    lo, hi = init["lr_multiplier"]
+    lo, hi = init.lr_multiplier
     multiplier = lo + (hi - lo) * u[3]
     return InitialHyperparameters(
-        lr=float(config["lr"]) if config["lr"] is not None else lr,
-        weight_decay=float(config["weight_decay"]) if config["weight_decay"] is not None else wd,
-        momentum=float(config["momentum"]) if config["momentum"] is not None else momentum,
-        lr_multiplier=float(config["lr_multiplier"]) if config["lr_multiplier"] is not None else multiplier,
+        lr=float(config.lr) if config.lr is not None else lr,
+        weight_decay=float(config.weight_decay) if config.weight_decay is not None else wd,
+        momentum=float(config.momentum) if config.momentum is not None else momentum,
+        lr_multiplier=float(config.lr_multiplier) if config.lr_multiplier is not None else multiplier,
     )

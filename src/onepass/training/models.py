@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
+
+from .run_config import ModelConfig
 
 
 class MLP(nn.Module):
@@ -53,21 +53,19 @@ class LSTMLanguageModel(nn.Module):
         return self.decoder(output), hidden
 
 
-def build_model(config: dict[str, Any], in_features: int, out_features: int) -> nn.Module:
-    """Instantiate the model named by ``config['model']`` (initialised from torch's global RNG)."""
-    spec = config["model"]
-    kind = spec["type"]
-    if kind == "mlp":
-        return MLP(in_features, list(spec.get("hidden_sizes", [50])), out_features, bool(spec.get("batch_norm", False)))
-    if kind == "lstm":
+def build_model(spec: ModelConfig, in_features: int, out_features: int) -> nn.Module:
+    """Instantiate the model ``spec`` names (initialised from torch's global RNG)."""
+    if spec.type == "mlp":
+        return MLP(in_features, list(spec.hidden_sizes), out_features, spec.batch_norm)
+    if spec.type == "lstm":
         return LSTMLanguageModel(
-            int(spec.get("vocab_size", out_features)),
-            int(spec.get("embedding_size", 650)),
-            int(spec.get("hidden_size", 650)),
-            int(spec.get("num_layers", 2)),
+            spec.vocab_size or out_features,
+            spec.embedding_size or 650,
+            spec.hidden_size or 650,
+            spec.num_layers or 2,
         )
-    if kind == "resnet18":
+    if spec.type == "resnet18":
         from torchvision.models import resnet18
 
         return resnet18(num_classes=out_features)
-    raise ValueError(f"model.type: unknown model {kind!r}")
+    raise ValueError(f"model.type: unknown model {spec.type!r}")

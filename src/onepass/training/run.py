@@ -12,66 +12,25 @@ from __future__ import annotations
 import math
 import resource
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
-from ..hypersgd.optimiser import HyperSGD
 from ..records.scalars import ScalarLog, TensorBoardSink
 from .algorithms import Algorithm, resolve_config
-from .data import BatchStream, PreparedData, Split
-from .initial import derive_seed, draw_initial, generator_for
-from .models import build_model
+from .data import PreparedData, Split
+from .initial import draw_initial
+from .parts import build_engine, build_streams, hyperparameter_summary, initial_model, is_mode_sensitive
+from .result import RunResult, finite_or_none
+from .run_config import RunConfig
+from .run_state import restore_run, run_state
 from .tasks import Task, detach_hidden
 
+__all__ = ["RunResult", "TrainingRun"]
+
 TB_FLUSH_SECONDS = 10.0
-
-
-@dataclass
-class RunResult:
-    """Summary and scalars of one run (one entry of the chunk JSON, rows of the chunk parquet)."""
-
-    seed: int
-    status: str
-    diverged_at_step: int | None
-    reason: str | None
-    initial_hyperparameters: dict[str, float]
-    final: dict[str, float]
-    final_full_validation_loss: float | None
-    train_seconds: float
-    wall_seconds: float
-    peak_memory_mb: float
-    steps_completed: int
-    frame: pd.DataFrame = field(repr=False)
-
-    def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "frame"}
-
-
-def load_initial_weights(model: torch.nn.Module, path: str | Path, model_type: str) -> None:
-    """Load ``--init-weights``: a state dict saved with ``torch.save``, read with ``weights_only``
-    (a file carrying arbitrary pickled objects is refused, not executed)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"--init-weights {path}: no such file") from None
-    except Exception as error:  # empty, truncated, not a torch file, or a pickle weights_only refuses
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
-        raise ValueError(f"--init-weights {path}: not a model state dict saved with torch.save ({detail})") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"--init-weights {path}: holds a {type(state).__name__}, not a model state dict")
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as error:
-        raise ValueError(f"--init-weights {path}: does not fit the {model_type} model ({error})") from None
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 class TrainingRun:
@@ -79,7 +38,7 @@ class TrainingRun:
 
     def __init__(
         self,
-        config: dict[str, Any],
+        config: Mapping[str, Any],
         algorithm: Algorithm,
         seed: int,
         data: PreparedData,
@@ -87,71 +46,30 @@ class TrainingRun:
         init_weights: str | Path | None = None,
         tensorboard_dir: str | Path | None = None,
     ) -> None:
-        self.config = resolve_config(config, algorithm)
+        self.config = RunConfig.from_mapping(resolve_config(config, algorithm))
         self.algorithm = algorithm
         self.seed = seed
         self.data = data
         self.device = device
         cfg = self.config
-        self.T, self.H = cfg["network_weight_steps"], cfg["hyperparameter_steps"]
-        self.log_every = cfg["log_every"]
-        self.language_model = cfg["task"] == "language_model"
-        self.task = Task(cfg["task"], data.target_std, bptt=data.batch_size if self.language_model else None)
+        self.T, self.H = cfg.network_weight_steps, cfg.hyperparameter_steps
+        self.log_every = cfg.log_every
+        self.language_model = cfg.task == "language_model"
+        self.task = Task(cfg.task, data.target_std, bptt=data.batch_size if self.language_model else None)
         self.initial = draw_initial(seed, cfg)
-
-        # Weights: same seed -> same initial weights for every algorithm; the global RNG is restored.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(seed, "weights"))
-            model = build_model(cfg, data.in_features, data.out_features)
-        if init_weights is not None:
-            load_initial_weights(model, init_weights, cfg["model"]["type"])
-        self.model = model.to(device)
+        self.model = initial_model(cfg, seed, data, init_weights).to(device)
         self.model.train()
         # Toggling train/eval walks every submodule (costly at 4000 steps x 4 evaluations), and only
         # matters for BatchNorm/Dropout; other models skip it.
-        self._mode_sensitive = any(
-            isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.Dropout)) for m in self.model.modules()
-        )
+        self._mode_sensitive = is_mode_sensitive(self.model)
         self._training_mode = True
-
-        clip = cfg["clipping"]["lr"]
-        self.engine = HyperSGD(
-            self.model,
-            self.initial.lr,
-            self.initial.weight_decay,
-            self.initial.momentum,
-            tune=algorithm.tune,
-            method=algorithm.method,
-            per_parameter_lr=algorithm.per_parameter_lr,
-            update_interval=self.T,
-            lookback=cfg["lookback"],
-            hyper_lr=cfg["hyperparameter_optimiser"]["lr"],
-            lr_clip=tuple(clip) if clip is not None else None,
-            grad_clip_norm=cfg["grad_clip_norm"],
-            baydin_lr=cfg["baydin_lr"],
-        )
+        self.engine = build_engine(cfg, algorithm, self.initial, self.model)
         self.initial_weights = (
-            [p.detach().clone() for p in self.engine.params] if cfg["reset_weights_after_hyperparameter_step"] else None
+            [p.detach().clone() for p in self.engine.params] if cfg.reset_weights_after_hyperparameter_step else None
         )
-
-        # Data streams: independent seeded generators per split keep data order paired across algorithms.
-        gen_device = "cpu"
-        bs = data.batch_size
-        seq = self.language_model
-        self.train_stream = BatchStream(data.train, bs, generator_for(seed, "data/train", gen_device), sequential=seq)
-        self.val_stream: BatchStream | None = None
+        self.train_stream, self.val_stream = build_streams(algorithm, seed, data, self.language_model)
         self.val_full = algorithm.full_batch_validation
-        if algorithm.validation_from_training:
-            self.val_stream = BatchStream(
-                data.train, bs, generator_for(seed, "data/validation", gen_device), sequential=seq
-            )
-        elif data.validation is not None:
-            val_bs = None if (self.val_full and not seq) else bs
-            self.val_stream = BatchStream(
-                data.validation, val_bs, generator_for(seed, "data/validation", gen_device), sequential=seq
-            )
         self.hidden: dict[str, Any] = {"train": None, "validation": None}
-
         self.log = ScalarLog()
         self.tensorboard = TensorBoardSink(tensorboard_dir) if tensorboard_dir is not None else None
         self._last_flush = time.time()
@@ -166,17 +84,7 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ helpers
     def _hyperparameter_summary(self) -> dict[str, float]:
-        hp = self.engine.hyperparameters
-        out = {
-            "Hyperparameter/Lr": hp["lr"],
-            "Hyperparameter/Weight_Decay": hp["weight_decay"],
-            "Hyperparameter/Momentum": hp["momentum"],
-        }
-        quantiles = self.engine.lr_quantiles()
-        if quantiles is not None:
-            for name, value in zip(("q05", "q50", "q95"), quantiles):
-                out[f"Hyperparameter/Lr_{name}"] = value
-        return out
+        return hyperparameter_summary(self.engine)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -192,7 +100,7 @@ class TrainingRun:
         if self.val_stream is None or batch is None:
             return math.nan
         with torch.no_grad():
-            self._set_mode(self.config["validation_in_train_mode"])
+            self._set_mode(self.config.validation_in_train_mode)
             if self.val_full and self.language_model:
                 value = self.task.evaluate(self.model, self.val_stream.split)["Loss"]
             else:
@@ -302,12 +210,12 @@ class TrainingRun:
             with torch.no_grad():
                 for p, w in zip(self.engine.params, self.initial_weights):
                     p.copy_(w)
-        clip = self.config["clipping"]["lr"]
+        clip = self.config.lr_clip
         if (
             h == 0
             and "lr" not in self.algorithm.tune
             and clip is not None
-            and self.config["fail_on_unclipped_fixed_lr"]
+            and self.config.fail_on_unclipped_fixed_lr
             and not clip[0] <= math.log10(self.initial.lr) <= clip[1]
         ):
             self._diverge(self.T, f"fixed lr {self.initial.lr:.3g} outside clipping.lr {clip} (fidelity check)")
@@ -367,61 +275,12 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ checkpointing
     def state_dict(self) -> dict[str, Any]:
-        """The complete state at a window boundary, as tensors and plain Python values only.
-
-        Everything that influences later steps is here (weights and BatchNorm buffers, momentum
-        buffers, hyperparameters and Adam state, data order and positions, RNN hidden states, RNG
-        states), so a resumed run continues bit-identically on CPU; the scalar log comes along so
-        nothing logged before the interruption is lost. Loadable with ``weights_only=True``.
-        """
-        return {
-            "seed": self.seed,
-            "algorithm": self.algorithm.name,
-            "window": self.window,
-            "status": self.status,
-            "diverged_at_step": self.diverged_at_step,
-            "reason": self.reason,
-            "train_seconds": self.train_seconds,
-            "wall_seconds": self.wall_seconds,
-            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
-            "engine": _to_cpu(self.engine.state_dict()),
-            "initial_weights": None
-            if self.initial_weights is None
-            else [w.cpu().clone() for w in self.initial_weights],
-            "streams": {
-                "train": self.train_stream.state_dict(),
-                "validation": None if self.val_stream is None else self.val_stream.state_dict(),
-            },
-            "hidden": {k: None if v is None else [h.cpu().clone() for h in v] for k, v in self.hidden.items()},
-            "torch_rng": torch.get_rng_state(),
-            "log": self.log.state_dict(),
-        }
+        """The complete state at a window boundary (see :func:`onepass.training.run_state.run_state`)."""
+        return run_state(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`state_dict` output (the run must be built with the same settings)."""
-        if state["seed"] != self.seed or state["algorithm"] != self.algorithm.name:
-            raise ValueError(
-                f"checkpoint is for {state['algorithm']} seed {state['seed']}, "
-                f"not {self.algorithm.name} seed {self.seed}"
-            )
-        self.window = int(state["window"])
-        self.status, self.diverged_at_step, self.reason = state["status"], state["diverged_at_step"], state["reason"]
-        self.train_seconds, self.wall_seconds = float(state["train_seconds"]), float(state["wall_seconds"])
-        self.model.load_state_dict(state["model"])
-        self.engine.load_state_dict(_to_device(state["engine"], self.device))
-        if state["initial_weights"] is not None:
-            self.initial_weights = [w.to(self.device) for w in state["initial_weights"]]
-        self.train_stream.load_state_dict(state["streams"]["train"])
-        if self.val_stream is not None:
-            self.val_stream.load_state_dict(state["streams"]["validation"])
-        self.hidden = {
-            k: None if v is None else tuple(h.to(self.device) for h in v) for k, v in state["hidden"].items()
-        }
-        torch.set_rng_state(state["torch_rng"])
-        self.log.load_state_dict(state["log"])
-        if self.tensorboard is not None:
-            self.tensorboard.skip_logged(self.log)
-        self._hp_summary = self._hyperparameter_summary()
+        restore_run(self, state)
 
     def result(self, full_validation: float | None) -> RunResult:
         final = (
@@ -441,30 +300,10 @@ class TrainingRun:
             reason=self.reason,
             initial_hyperparameters=self.initial.as_dict(),
             final=final,
-            final_full_validation_loss=_finite_or_none(full_validation),
+            final_full_validation_loss=finite_or_none(full_validation),
             train_seconds=self.train_seconds,
             wall_seconds=self.wall_seconds,
             peak_memory_mb=peak,
             steps_completed=steps,
             frame=self.log.to_frame(self.seed),
         )
-
-
-def _to_cpu(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone()
-    if isinstance(value, dict):
-        return {k: _to_cpu(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_cpu(v) for v in value)
-    return value
-
-
-def _to_device(value: Any, device: torch.device) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, dict):
-        return {k: _to_device(v, device) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_device(v, device) for v in value)
-    return value
