@@ -130,4 +130,5 @@ def test_the_layer_check_sees_what_it_must():
     assert "onepass.hypersgd" in GRAPH["onepass.training.parts"]
     assert "onepass.hypersgd.optimiser" in GRAPH["onepass.hypersgd"]
     assert layer_of("onepass.pipeline.plan") > layer_of("onepass.training.config")
-    assert any(layer_of(t) < layer_of("onepass.analysis") for t in GRAPH["onepass.analysis.tables"])
+    assert layer_of("onepass.records.aggregate") < layer_of("onepass.training.chunk")
+    assert "onepass.records.aggregate" in GRAPH["onepass.training.chunk"]
