@@ -4,7 +4,7 @@
 #   sources      sources YAML (default: config/sources.yaml beside the Snakefile; a path given
 #                with --config sources=... is relative to the working directory)
 #   data_mirror  local folder laid out like the upstream sources (null: download from the URLs);
-#                read by workflow/scripts/fetch_source.py, so switching it reruns nothing
+#                read by workflow/scripts/fetch_raw.py, so switching it reruns nothing
 #   experiments  each experiment's `dataset` decides what `data` builds
 # Targets: `data` (every dataset the config's experiments use), resources/data/<id>/data.pt
 # (one dataset), resources/raw/<id>/<file> (one raw file). The logic lives in
@@ -48,7 +48,7 @@ rule fetch_raw:
     conda:
         "../environment.yml"
     script:
-        "../workflow/scripts/fetch_source.py"
+        "../workflow/scripts/fetch_raw.py"
 
 
 rule preprocess_uci:
@@ -70,7 +70,7 @@ rule preprocess_uci:
     conda:
         "../environment.yml"
     script:
-        "../workflow/scripts/preprocess_dataset.py"
+        "../workflow/scripts/preprocess.py"
 
 
 rule preprocess_images:
@@ -92,7 +92,7 @@ rule preprocess_images:
     conda:
         "../environment.yml"
     script:
-        "../workflow/scripts/preprocess_dataset.py"
+        "../workflow/scripts/preprocess.py"
 
 
 rule preprocess_text:
@@ -115,4 +115,4 @@ rule preprocess_text:
     conda:
         "../environment.yml"
     script:
-        "../workflow/scripts/preprocess_dataset.py"
+        "../workflow/scripts/preprocess.py"

@@ -1,22 +1,18 @@
-"""Snakemake entry point of rule `aggregate`: thin wrapper around onepass.records.aggregate.aggregate."""
+"""Rule `aggregate`: a training experiment's chunks -> results/scalars/<experiment>{.parquet,_final.csv}."""
 
-import logging
-import sys
-
+from onepass.pipeline.rule_script import run_rule
 from onepass.records.aggregate import aggregate
 
-logging.basicConfig(
-    filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s"
-)
-try:
+
+def work(smk) -> str:
     counts = aggregate(
-        snakemake.input,
-        experiment=snakemake.params.experiment,
-        parquet_out=snakemake.output.parquet,
-        final_out=snakemake.output.final,
-        algorithm_order=snakemake.params.algorithm_order,
+        smk.input,
+        experiment=smk.params.experiment,
+        parquet_out=smk.output.parquet,
+        final_out=smk.output.final,
+        algorithm_order=smk.params.algorithm_order,
     )
-except Exception:
-    logging.exception("aggregation of %s failed", snakemake.params.experiment)
-    sys.exit(1)
-logging.info("%s: %s", snakemake.params.experiment, counts)
+    return f"{counts['chunks']} chunks, {counts['runs']} runs, {counts['rows']} rows"
+
+
+run_rule(snakemake, work)  # noqa: F821 - injected by Snakemake

@@ -1,26 +1,22 @@
-"""Snakemake entry point of rule `hypergradient_comparison` (thin wrapper around the library).
+"""Rule `hypergradient_comparison`: Neumann vs exact first-step hypergradients per (T, i, seed),
+written as one long table (T, i, seed, hyperparameter, neumann, exact) for the Hypergradients_* figures."""
 
-Calls ``onepass.studies.hypergradient_comparison.comparison_table`` and writes its long table
-(T, i, seed, hyperparameter, neumann, exact) atomically; the Hypergradients_* figures read it.
-"""
-
-import logging
-
-from onepass.analysis.loading import atomic_write_csv
+from onepass.io_utils import atomic_write_text
+from onepass.pipeline.rule_script import run_rule
 from onepass.studies.hypergradient_comparison import comparison_table
 
-log_path = snakemake.log[0] if snakemake.log else None
-logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(message)s")
-settings = dict(snakemake.params.settings)
-table = comparison_table(
-    dataset_config=settings["dataset_config"],
-    network_weight_steps=list(settings["network_weight_steps"]),
-    lookbacks=list(settings["lookbacks"]),
-    seeds=list(settings["seeds"]),
-    data_dir=settings["data_dir"],
-)
-missing = {"T", "i", "seed", "hyperparameter", "neumann", "exact"} - set(table.columns)
-if missing:
-    raise ValueError(f"comparison_table returned no column(s) {sorted(missing)}")
-atomic_write_csv(table, snakemake.output[0])
-logging.info("wrote %s (%d rows)", snakemake.output[0], len(table))
+
+def work(smk) -> str:
+    settings = dict(smk.params.settings)
+    table = comparison_table(
+        dataset_config=settings["dataset_config"],
+        network_weight_steps=list(settings["network_weight_steps"]),
+        lookbacks=list(settings["lookbacks"]),
+        seeds=list(settings["seeds"]),
+        data_dir=settings["data_dir"],
+    )
+    atomic_write_text(smk.output[0], table.to_csv(index=False))
+    return f"wrote {smk.output[0]} ({len(table)} rows)"
+
+
+run_rule(snakemake, work)  # noqa: F821 - injected by Snakemake
