@@ -1,0 +1,157 @@
+"""Ship a finished reproduction in the repository: tables as CSV + Markdown, figures as PNG, the
+per-run final values and a manifest saying how it was made.
+
+``python -m onepass.pipeline.reproduction --config config/reproduction.yaml --results results
+--out docs/reproduction --wall-seconds 3600`` runs after ``snakemake --configfile
+config/reproduction.yaml``. Figures are drawn again from the aggregated results (the same code as
+the PDFs, at a resolution a README can show), and tables are copied with their statistics, so what
+the repository shows is exactly what the pipeline computed. ``tests/test_reproduction_docs.py``
+rebuilds the shipped tables and CDF from the shipped final values, so they cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ..io_utils import atomic_write_text
+
+#: Figures whose inputs the shipped per-run final values contain (they can be rebuilt from them).
+FINAL_ONLY_KINDS = ("CDF", "CDF_Error", "Runtime")
+TEXT_COLUMNS = ("mean_text", "mean_err_text", "median_text", "median_err_text", "best_text")
+PACKAGES = ("torch", "numpy", "pandas", "pyarrow", "matplotlib", "scipy", "snakemake")
+
+
+def markdown_table(stats: pd.DataFrame) -> str:
+    """A table's statistics (its CSV) as Markdown: mean ± s.e., median ± s.e., best, diverged runs."""
+    lines = []
+    for _, rows in stats.groupby("block", sort=False):
+        first = rows.iloc[0]
+        scale = f" ×{first['scale']:g}" if float(first["scale"]) != 1.0 else ""
+        lines += [f"**{first['header']}** ({first['metric']}{scale})", ""]
+        lines += ["| algorithm | mean | median | best | diverged |", "|---|---|---|---|---|"]
+        for row in rows.itertuples():
+            lines.append(
+                f"| {row.label} | {_cell(row.mean_text, row.mean_err_text, row.mean_bold)} "
+                f"| {_cell(row.median_text, row.median_err_text, row.median_bold)} "
+                f"| {_bold(str(row.best_text), row.best_bold)} | {row.n_diverged} of {row.n_runs} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def read_table_stats(path: Path) -> pd.DataFrame:
+    """A table's statistics CSV, its formatted cells kept as the text the table prints ("70", not 70.0)."""
+    return pd.read_csv(path, dtype={column: str for column in TEXT_COLUMNS})
+
+
+def _cell(value: Any, error: Any, bold: bool) -> str:
+    text = "---" if _missing(value) else (f"{value} ± {error}" if not _missing(error) else f"{value}")
+    return _bold(text, bold)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("", "nan", "---")
+
+
+def _bold(text: str, bold: bool) -> str:
+    return f"**{text}**" if bold and text != "---" else text
+
+
+def figure_inputs(results: Path, experiments: Sequence[str]) -> dict[str, list[str]]:
+    """The named inputs a figure of these experiments reads (as the figure rule passes them)."""
+    return {
+        "final": [str(results / "scalars" / f"{e}_final.csv") for e in experiments],
+        "scalars": [str(results / "scalars" / f"{e}.parquet") for e in experiments],
+    }
+
+
+def export(config: Mapping[str, Any], results: Path, out: Path, manifest: Mapping[str, Any]) -> list[Path]:
+    """Write the tables, PNG figures, final values and manifest of ``config`` into ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ..analysis.figures import build_figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    experiments_config = dict(config.get("experiments") or {})
+    for name in config.get("tables") or {}:
+        stats = read_table_stats(results / "tables" / f"{name}.csv")
+        for suffix in (".csv", ".tex"):
+            shutil.copyfile(results / "tables" / f"{name}{suffix}", out / f"{name}{suffix}")
+            written.append(out / f"{name}{suffix}")
+        atomic_write_text(out / f"{name}.md", markdown_table(stats))
+        written.append(out / f"{name}.md")
+    for name, spec in (config.get("figures") or {}).items():
+        options = dict(spec)
+        inputs = figure_inputs(results, options["experiments"])
+        build_figure(options["kind"], name, options, inputs, out / f"{name}.png", out / f"{name}.csv",
+                     experiments_config=experiments_config)  # fmt: skip
+        written += [out / f"{name}.png", out / f"{name}.csv"]
+    for experiment, entry in experiments_config.items():
+        if isinstance(entry, Mapping) and entry.get("kind", "train") == "train":
+            shutil.copyfile(results / "scalars" / f"{experiment}_final.csv", out / f"{experiment}_final.csv")
+            written.append(out / f"{experiment}_final.csv")
+    atomic_write_text(out / "manifest.json", json.dumps(dict(manifest), indent=1) + "\n")
+    written.append(out / "manifest.json")
+    return written
+
+
+def describe_environment(repository: Path) -> dict[str, Any]:
+    """Commit, machine and package versions, for the manifest."""
+    try:
+        commit = subprocess.run(["git", "-C", str(repository), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {
+        "commit": commit,
+        "machine": {"platform": platform.platform(), "processor": platform.machine(), "python": sys.version.split()[0]},
+        "packages": versions,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m onepass.pipeline.reproduction", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", required=True, help="the pipeline config that was run")
+    parser.add_argument("--results", default="results", help="its results folder")
+    parser.add_argument("--out", required=True, help="where to write (e.g. docs/reproduction)")
+    parser.add_argument("--repository", default=".", help="the checkout whose code ran (for its commit)")
+    parser.add_argument("--command", default=None, help="the command that ran it (recorded)")
+    parser.add_argument("--wall-seconds", type=float, default=None, help="how long it ran (recorded)")
+    parser.add_argument("--cores", type=int, default=None, help="CPU cores it used (recorded)")
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(Path(args.config).read_text())
+    manifest = {
+        **describe_environment(Path(args.repository)),
+        "config": args.config,
+        "command": args.command,
+        "wall_seconds": args.wall_seconds,
+        "cores": args.cores,
+    }
+    for path in export(config, Path(args.results), Path(args.out), manifest):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
