@@ -48,8 +48,8 @@ CHUNK_SCHEMA = pa.schema(
     ]
 )
 
-#: Column order of the aggregated long table.
-SCALARS_COLUMNS = ["algorithm", "seed", "step", "tag", "value", "wall_time"]
+#: Column order of the aggregated long table: the chunk columns after the algorithm.
+SCALARS_COLUMNS = ["algorithm", *CHUNK_SCHEMA.names]
 
 #: Leading columns of the final CSV, before one column per tag and the `best:` columns.
 FINAL_COLUMNS = [
