@@ -7,6 +7,8 @@
 #
 # The config is checked (onepass.pipeline.checks, then workflow/schemas/config.schema.yaml) before any
 # job is planned, so a broken config stops here with the offending key named.
+import sys
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
@@ -24,15 +26,20 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 
 
-check_config_files(workflow.configfiles)
-_catalog = config.get("catalog", "config/datasets.yaml")
-CATALOG = load_catalog(workflow_path(_catalog), _catalog)
-check_config(config, CATALOG, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
+# A config mistake ends here with one line naming the key (no traceback: the config is wrong, not
+# the code), before any job is planned.
 try:
-    validate(config, "workflow/schemas/config.schema.yaml")
-except WorkflowError as error:
-    raise ConfigError(schema_error_message(error)) from None
-PLAN, EXPERIMENT_NAMES = build_plan(config, CATALOG)
+    check_config_files(workflow.configfiles)
+    _catalog = config.get("catalog", "config/datasets.yaml")
+    CATALOG = load_catalog(workflow_path(_catalog), _catalog)
+    check_config(config, CATALOG, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
+    try:
+        validate(config, "workflow/schemas/config.schema.yaml")
+    except WorkflowError as error:
+        raise ConfigError(schema_error_message(error)) from None
+    PLAN, EXPERIMENT_NAMES = build_plan(config, CATALOG)
+except ConfigError as error:
+    sys.exit(str(error))
 TRAINING_EXPERIMENTS_PATTERN = alternation(PLAN)
 
 # Training needs its experiment, algorithm and chunk to look like this; the constraints keep

@@ -7,6 +7,8 @@
 # <exp>_final.csv); the hypergradient comparison has its own rule below. The input wiring lives
 # in onepass.analysis.targets (unit tested); grid experiments expand through common.smk's
 # experiment_names/experiment_cell when those exist.
+import sys
+
 from snakemake.exceptions import WorkflowError as _AnalysisWorkflowError
 from snakemake.utils import validate as _analysis_validate
 
@@ -21,7 +23,7 @@ try:
     )
 except _AnalysisWorkflowError as _error:
     _message = globals().get("schema_error_message")
-    raise ValueError(_message(_error) if callable(_message) else f"config figures/tables: {_error}") from None
+    sys.exit(_message(_error) if callable(_message) else f"config figures/tables: {_error}")  # one line, as above
 
 ANALYSIS = _analysis_targets.Planner(
     config,

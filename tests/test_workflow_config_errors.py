@@ -140,7 +140,7 @@ PARSE_TIME_CASES = {
     ),
     "override section given a number": (
         _energy(overrides={"init": 5, "lookback": 2}), "experiments.uci_energy.overrides.init",
-        "not accepted by onepass train", False,
+        "'init': is a section of settings", False,
     ),
     "unknown grid key": (
         _grid(lookbak=[1, 2]), "experiments.Sensitivity.grid.lookbak", "unknown config key 'lookbak'", False,

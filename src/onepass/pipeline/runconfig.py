@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 from onepass.training.algorithms import get_algorithm, resolve_config
-from onepass.training.config import DEFAULTS, build_config, load_dataset_config
 from onepass.training.config import ConfigError as RunConfigError
+from onepass.training.config import build_config, load_dataset_config
 
 from .errors import fail
 from .jobs import set_words
@@ -71,16 +71,4 @@ def check_run_config(
         path = _key_path(match.group(1) if match else None, origins)
         context = f" (as {algorithm} runs it)" if stage == "resolve" or path is None else ""
         fail(path or where, f"{error}{context}")
-    except (AttributeError, TypeError, KeyError) as error:  # e.g. a section (init) set to a number
-        sections = [
-            key
-            for key, value in overrides.items()
-            if isinstance(DEFAULTS.get(key), dict) and not isinstance(value, dict)
-        ]
-        path = origins[sections[0]] if len(sections) == 1 else where
-        fail(
-            path,
-            f"not accepted by onepass train ({type(error).__name__}: {error}); a section such as "
-            f"init or clipping must stay a mapping",
-        )
     _VALID.add(cache_key)
