@@ -107,7 +107,7 @@ rule ray_search:
         "results/benchmarks/ray/{experiment}/{search}.tsv"
     wildcard_constraints:
         experiment=alternation(HPO_RAY),
-        search=r"(ASHA|PBT)_(Random|Ours_LR_Momentum)",
+        search=alternation(_hpo.RAY_SEARCH_NAMES),  # ASHA_Random, ..., PBT_Ours_LR_Momentum
     params:
         python=PYTHON,
         arguments=lambda wildcards: _ray_job(wildcards)[0]["arguments"],

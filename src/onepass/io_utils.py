@@ -8,6 +8,9 @@ together (a chunk's parquet and its JSON, a dataset's tensors) appear all togeth
 Temporary files are created private (``mkstemp`` makes them 0600); before the rename they get the
 mode any ordinary new file would have under the process umask, so a group sharing a results folder
 on a cluster can read them, as it can read everything else the pipeline writes.
+
+:func:`jsonable` is the one converter of summaries to standard JSON (NaN/inf -> null, numpy scalars ->
+Python numbers) before they are written.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -138,3 +142,29 @@ def atomic_write_json(path: str | os.PathLike, payload: Any) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` ready for standard JSON: NaN/inf -> null, numpy scalars -> Python numbers.
+
+    Dictionaries (keys -> ``str``), lists and tuples (-> lists) are converted recursively; anything
+    else is returned as it is. numpy is imported here, so this module stays importable without it.
+    """
+    import numpy as np
+
+    return _jsonable(value, np)
+
+
+def _jsonable(value: Any, np: Any) -> Any:
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, np) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, np) for v in value]
+    return value

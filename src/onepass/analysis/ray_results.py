@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..baselines.raytune.names import SEARCH_NAMES
 from . import style
 from .loading import atomic_savefig, atomic_write_csv, read_scalars_many
 from .metrics import metric_label
 from .stats import best_so_far
 
-RAY_ALGORITHMS = ("ASHA_Random", "ASHA_Ours_LR_Momentum", "PBT_Random", "PBT_Ours_LR_Momentum")
+RAY_ALGORITHMS = SEARCH_NAMES  # ASHA_Random, ASHA_Ours_LR_Momentum, PBT_Random, PBT_Ours_LR_Momentum
 
 
 def pooled_best_curves(scalars: pd.DataFrame, metric: str = "Unnormalised_Loss/Test") -> pd.DataFrame:

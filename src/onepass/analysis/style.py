@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..baselines.raytune import names as ray_names
+
 #: Canonical algorithm order (docs/CONTRACTS.md "Algorithm names"), derived ones slotted in.
 ALGORITHM_ORDER: tuple[str, ...] = (
     "Random",
@@ -27,10 +29,7 @@ ALGORITHM_ORDER: tuple[str, ...] = (
     "LongDiffThroughOpt_FashionMNIST_Standalone",
     "LongDiffThroughOpt_FashionMNIST_Medium",
     "BayesOpt",
-    "ASHA_Random",
-    "ASHA_Ours_LR_Momentum",
-    "PBT_Random",
-    "PBT_Ours_LR_Momentum",
+    *ray_names.SEARCH_NAMES,  # ASHA_Random, ASHA_Ours_LR_Momentum, PBT_Random, PBT_Ours_LR_Momentum
 )
 
 #: The paper's labels (plain text, used in figures and CSVs).
@@ -50,10 +49,6 @@ LABELS: dict[str, str] = {
     "LongDiffThroughOpt_FashionMNIST_Standalone": "Long Diff-through-Opt",
     "LongDiffThroughOpt_FashionMNIST_Medium": "Medium Diff-through-Opt",
     "BayesOpt": "Bayesian Optimisation",
-    "ASHA_Random": "ASHA (Random)",
-    "ASHA_Ours_LR_Momentum": "ASHA (Ours (WD+LR+M))",
-    "PBT_Random": "PBT (Random)",
-    "PBT_Ours_LR_Momentum": "PBT (Ours (WD+LR+M))",
 }
 
 # Okabe-Ito palette (colour-blind safe).
@@ -76,10 +71,6 @@ COLOURS: dict[str, str] = {
     "LongDiffThroughOpt_FashionMNIST_Standalone": _BLACK,
     "LongDiffThroughOpt_FashionMNIST_Medium": _BLACK,
     "BayesOpt": _BLACK,
-    "ASHA_Random": _SKY,
-    "ASHA_Ours_LR_Momentum": _VERMILLION,
-    "PBT_Random": _SKY,
-    "PBT_Ours_LR_Momentum": _VERMILLION,
 }
 
 #: Distinct dash patterns so that lines stay distinguishable in greyscale.
@@ -99,10 +90,6 @@ LINESTYLES: dict[str, object] = {
     "LongDiffThroughOpt_FashionMNIST_Standalone": (0, (8, 2)),
     "LongDiffThroughOpt_FashionMNIST_Medium": (0, (8, 2)),
     "BayesOpt": "-",
-    "ASHA_Random": "-",
-    "ASHA_Ours_LR_Momentum": "-",
-    "PBT_Random": "--",
-    "PBT_Ours_LR_Momentum": "--",
 }
 
 MARKERS: dict[str, str] = {
@@ -121,11 +108,16 @@ MARKERS: dict[str, str] = {
     "LongDiffThroughOpt_FashionMNIST_Standalone": "p",
     "LongDiffThroughOpt_FashionMNIST_Medium": "p",
     "BayesOpt": "d",
-    "ASHA_Random": "o",
-    "ASHA_Ours_LR_Momentum": "X",
-    "PBT_Random": "o",
-    "PBT_Ours_LR_Momentum": "X",
 }
+
+#: Ray searches (names from onepass.baselines.raytune.names): "<scheduler> (<inner label>)", the inner
+#: algorithm's colour and marker, a dash per scheduler (ASHA solid, PBT dashed).
+_RAY_DASHES = dict(zip(ray_names.SCHEDULERS, ("-", "--"), strict=True))
+for _name, (_scheduler, _inner) in ray_names.SEARCHES.items():
+    LABELS[_name] = f"{_scheduler} ({LABELS[_inner]})"
+    COLOURS[_name] = COLOURS[_inner]
+    LINESTYLES[_name] = _RAY_DASHES[_scheduler]
+    MARKERS[_name] = MARKERS[_inner]
 
 #: Figure sizes in inches for a two-column paper (one column ≈ 3.3 in, full width ≈ 6.8 in).
 SINGLE_COLUMN: tuple[float, float] = (3.3, 2.6)

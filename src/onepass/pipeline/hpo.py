@@ -11,6 +11,7 @@ import math
 import shlex
 from typing import Any
 
+from ..baselines.raytune import names as ray_names
 from .errors import fail
 from .jobs import flatten_overrides, per_algorithm, set_arguments
 
@@ -46,8 +47,10 @@ RAY_KEYS = {
     "table",
     "figure",
 }
-SCHEDULERS = ("ASHA", "PBT")
-RAY_ALGORITHMS = ("Random", "Ours_LR_Momentum")
+# Ray names, defined once in onepass.baselines.raytune.names:
+SCHEDULERS = ray_names.SCHEDULERS  # ASHA, PBT
+RAY_ALGORITHMS = tuple(ray_names.ALGORITHMS)  # outer algorithms: Random, Ours_LR_Momentum
+RAY_SEARCH_NAMES = ray_names.SEARCH_NAMES  # <scheduler>_<algorithm>: rule ray_search's wildcard constraint
 PAPER_SAMPLES = {"ASHA": 114286, "PBT": 200}
 DEFAULT_PENALTY_DATASETS = ("uci_energy", "uci_kin8nm", "uci_power", "fashion_mnist")
 BOUNDS_KEYS = ("lr_log10", "weight_decay_log10", "momentum")
@@ -154,24 +157,25 @@ def _ray_searches(entry: dict[str, Any], base: str) -> dict[str, dict[str, Any]]
         fail(f"{base}.schedulers", "give either 'scheduler' or 'schedulers', not both")
     schedulers = entry.get("schedulers", [entry["scheduler"]] if "scheduler" in entry else None)
     if not isinstance(schedulers, list) or not schedulers:
-        fail(f"{base}.scheduler", "missing: ASHA or PBT (or schedulers: [ASHA, PBT])")
+        fail(f"{base}.scheduler", f"missing: {' or '.join(SCHEDULERS)} (or schedulers: [{', '.join(SCHEDULERS)}])")
     schedulers = [str(s).upper() for s in schedulers]
     for index, scheduler in enumerate(schedulers):
         if scheduler not in SCHEDULERS:
-            fail(f"{base}.schedulers[{index}]", f"unknown scheduler '{scheduler}'; allowed: ASHA, PBT")
+            fail(f"{base}.schedulers[{index}]", f"unknown scheduler '{scheduler}'; allowed: {', '.join(SCHEDULERS)}")
     algorithms = entry.get("algorithms", list(RAY_ALGORITHMS))
     if not isinstance(algorithms, list) or not algorithms:
         fail(f"{base}.algorithms", "must be a non-empty list")
     for index, algorithm in enumerate(algorithms):
         if algorithm not in RAY_ALGORITHMS:
-            fail(f"{base}.algorithms[{index}]", f"'{algorithm}' not allowed; allowed: Random, Ours_LR_Momentum")
+            fail(f"{base}.algorithms[{index}]", f"'{algorithm}' not allowed; allowed: {', '.join(RAY_ALGORITHMS)}")
     samples = entry.get("num_samples", {})
     searches = {}
     for scheduler in schedulers:
         count = samples.get(scheduler, PAPER_SAMPLES[scheduler]) if isinstance(samples, dict) else samples
         _positive_int(count, f"{base}.num_samples")
         for algorithm in algorithms:
-            searches[f"{scheduler}_{algorithm}"] = {"scheduler": scheduler, "algorithm": algorithm, "n": count}
+            name = ray_names.algorithm_name(scheduler, algorithm)
+            searches[name] = {"scheduler": scheduler, "algorithm": algorithm, "n": count}
     return searches
 
 
