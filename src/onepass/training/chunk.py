@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from ..io_utils import OutputError, sha256_file, write_all_atomically, write_json
+from ..io_utils import OutputError, jsonable, sha256_file, write_all_atomically, write_json
 from ..records.aggregate import SCALARS_SHA256
 from ..records.scalars import empty_frame
 from .algorithms import get_algorithm, overridden_pinned_settings, resolve_config
@@ -187,7 +187,7 @@ def train_chunk(
         "experiment": experiment,
         "config": resolved,
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "device": str(torch_device)},
-        "runs": [_jsonable(r.summary()) for r in results],
+        "runs": [jsonable(r.summary()) for r in results],
     }
     write_chunk(parquet_path, json_path, scalars_writer(frame), payload)
     if not keep_checkpoint:
@@ -217,14 +217,3 @@ def check_writable(folder: Path) -> None:
     os.close(handle)
     with contextlib.suppress(OSError):  # a probe that cannot be removed must not hide the result
         os.unlink(probe)
-
-
-def _jsonable(value: Any) -> Any:
-    """NaN/inf become null so the JSON stays standard."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
