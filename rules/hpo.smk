@@ -91,7 +91,7 @@ rule aggregate_bayesopt:
     conda:
         "../environment.yml"
     script:
-        "../workflow/scripts/bayesopt.py"
+        "../workflow/scripts/aggregate_bayesopt.py"
 
 
 rule ray_search:
@@ -148,7 +148,7 @@ rule aggregate_ray:
     conda:
         "../environment.yml"
     script:
-        "../workflow/scripts/raytune.py"
+        "../workflow/scripts/aggregate_ray.py"
 
 
 rule ray_table:
@@ -168,7 +168,7 @@ rule ray_table:
     conda:
         "../environment.yml"
     script:
-        "../workflow/scripts/raytune.py"
+        "../workflow/scripts/ray_table.py"
 
 
 rule ray_figure:

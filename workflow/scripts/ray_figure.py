@@ -1,19 +1,16 @@
-"""Snakemake entry point of rule `ray_figure` (HPOCurves_Ray): thin wrapper around ray_results."""
-
-import logging
-import sys
+"""Rule `ray_figure`: best-so-far test loss of the ASHA/PBT searches against time (HPOCurves_Ray)."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 from onepass.analysis.ray_results import build_ray_figure  # noqa: E402
+from onepass.pipeline.rule_script import run_rule  # noqa: E402
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s")
-try:
-    curves = build_ray_figure(list(snakemake.input.scalars), snakemake.output.pdf, snakemake.output.csv)
-    logging.info("wrote %s (%d sidecar rows)", snakemake.output.pdf, len(curves))
-except Exception as error:
-    logging.exception("figure %s failed", snakemake.wildcards.name)
-    print(f"error: figure {snakemake.wildcards.name}: {error}", file=sys.stderr)
-    sys.exit(1)
+
+def work(smk) -> str:
+    curves = build_ray_figure(list(smk.input.scalars), smk.output.pdf, smk.output.csv)
+    return f"wrote {smk.output.pdf} ({len(curves)} sidecar rows)"
+
+
+run_rule(snakemake, work)  # noqa: F821 - injected by Snakemake
