@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,9 +79,12 @@ def test_bayesopt_penalties_match_the_authors_constants():
     expected = {"uci_energy": 150.0, "uci_kin8nm": 0.1, "uci_power": 400.0, "fashion_mnist": 3.0}
     assert bayesopt_penalties() == expected
     assert bayesopt_penalty("uci_boston") is None
-    from onepass.baselines.bayesopt import DEFAULT_PENALTIES  # until baselines reads the YAMLs itself
+    # Until the baselines and the pipeline read the YAMLs themselves, their copies must agree.
+    from onepass.baselines.bayesopt import DEFAULT_PENALTIES
+    from onepass.pipeline.hpo import DEFAULT_PENALTY_DATASETS
 
     assert DEFAULT_PENALTIES == expected
+    assert set(DEFAULT_PENALTY_DATASETS) == set(expected)
 
 
 def test_unknown_dataset_and_yaml_path(tmp_path):
@@ -100,3 +107,32 @@ def test_unknown_dataset_and_yaml_path(tmp_path):
     bad.write_text("report: {colour: red}\n")
     with pytest.raises(ValueError, match="unknown key"):
         dataset_facts(str(bad))
+
+
+def test_figure_and_table_kind_registries_are_complete():
+    import yaml
+
+    from onepass.analysis.figures.registry import FIGURE_KINDS, INPUT_NAMES, figure_kind
+    from onepass.analysis.tables.registry import TABLE_KINDS
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/figures.schema.yaml").read_text())
+    text = yaml.safe_dump(schema)
+    for kind in list(FIGURE_KINDS) + list(TABLE_KINDS):
+        assert kind in text, f"kind {kind} missing from workflow/schemas/figures.schema.yaml"
+    for entry in FIGURE_KINDS.values():
+        assert entry.inputs and set(entry.inputs) <= set(INPUT_NAMES)
+        module, _, function = entry.renderer.partition(".")
+        assert callable(getattr(importlib.import_module(f"onepass.analysis.figures.{module}"), function))
+        assert entry.caption.strip()
+    with pytest.raises(ValueError, match="unknown kind 'Nope'"):
+        figure_kind("Nope", "X")
+
+
+def test_registries_import_no_plotting_or_dataframes():
+    """The rule files import these while Snakemake parses the workflow: keep them light."""
+    code = (
+        "import sys; import onepass.analysis.targets, onepass.analysis.captions, onepass.analysis.style; "
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'numpy', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
