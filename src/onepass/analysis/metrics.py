@@ -1,29 +1,18 @@
 """Which metric each dataset is judged on, its axis label and divergence threshold.
 
-Pure standard library on purpose: the Snakemake rule files import this module to build
-captions while the DAG is resolved (``snakemake -n`` on the paper grid must stay fast).
+The per-dataset facts (label, default metric, threshold, table scale) live in the dataset YAMLs
+and are read through :func:`onepass.training.dataset_facts`; this module keeps the
+metric names and labels and works out which dataset an experiment belongs to.  No heavy imports
+on purpose: the Snakemake rule files import this module to build captions while the DAG is
+resolved (``snakemake -n`` on the paper grid must stay fast).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from ..datasets import DATASET_IDS  # the package-wide list (onepass.datasets imports no heavy modules)
-
-PRETTY_DATASET: dict[str, str] = {
-    "uci_boston": "Boston",
-    "uci_concrete": "Concrete",
-    "uci_energy": "Energy",
-    "uci_kin8nm": "Kin8nm",
-    "uci_naval": "Naval",
-    "uci_power": "Power",
-    "uci_wine": "Wine",
-    "uci_yacht": "Yacht",
-    "fashion_mnist": "Fashion-MNIST",
-    "cifar10": "CIFAR-10",
-    "penn_treebank": "Penn Treebank",
-}
+from ..training.dataset_facts import dataset_facts
 
 #: Derived metric: classification error = 1 - Accuracy/Test.
 ERROR_METRIC = "Error/Test"
@@ -43,11 +32,6 @@ METRIC_SHORT: dict[str, str] = {
     "Perplexity/Test": "Perplexity",
     ERROR_METRIC: "Error",
 }
-
-#: Final losses above this count as diverged (the authors' threshold): Fashion-MNIST cross-entropy.
-FASHION_MNIST_LOSS_THRESHOLD = 1e3
-#: Perplexities above this count as diverged (our choice; the authors had no PTB threshold).
-PERPLEXITY_THRESHOLD = 1e5
 
 
 def infer_dataset(experiment: str, experiments_config: Mapping[str, object] | None = None) -> str:
@@ -75,14 +59,10 @@ def infer_dataset(experiment: str, experiments_config: Mapping[str, object] | No
 
 
 def default_metric(dataset: str, error: bool = False) -> str:
-    """The paper's metric for a dataset: MSE for UCI, perplexity for PTB, CE else."""
+    """The paper's metric for a dataset (its YAML's ``report.metric``), or the test error."""
     if error:
         return ERROR_METRIC
-    if dataset.startswith("uci_"):
-        return "Unnormalised_Loss/Test"
-    if dataset == "penn_treebank":
-        return "Perplexity/Test"
-    return "Loss/Test"
+    return dataset_facts(dataset).metric
 
 
 def metric_label(metric: str) -> str:
@@ -90,17 +70,18 @@ def metric_label(metric: str) -> str:
 
 
 def divergence_threshold(dataset: str, metric: str) -> float:
-    """Final values strictly above this count as diverged (besides non-finite ones)."""
-    if metric == "Perplexity/Test":
-        return PERPLEXITY_THRESHOLD
-    if dataset.startswith("fashion_mnist") and metric.startswith("Loss/"):
-        return FASHION_MNIST_LOSS_THRESHOLD
-    return math.inf
+    """Final values strictly above this count as diverged (besides non-finite ones).
+
+    The dataset YAML's ``divergence_threshold``, for metrics starting with its
+    ``report.divergence_metrics`` (Fashion-MNIST: ``Loss/``; Penn Treebank: ``Perplexity/``).
+    """
+    return dataset_facts(dataset).threshold_for(metric)
 
 
 def default_scale(experiment: str) -> float:
-    """Kin8nm MSEs are tiny, so the paper shows them ×1000 (as the authors' statistics did)."""
-    return 1000.0 if experiment.startswith("uci_kin8nm") else 1.0
+    """Table scale of an experiment named after its dataset (``uci_kin8nm...``: ×1000, as the paper)."""
+    prefixes = [d for d in DATASET_IDS if experiment.startswith(d)]
+    return dataset_facts(max(prefixes, key=len)).table_scale if prefixes else 1.0
 
 
 def pretty_experiment(experiment: str, dataset: str | None = None) -> str:
@@ -110,5 +91,5 @@ def pretty_experiment(experiment: str, dataset: str | None = None) -> str:
     except ValueError:
         return experiment
     rest = experiment.replace(dataset, "", 1).strip("_").replace("_", " ")
-    base = PRETTY_DATASET.get(dataset, dataset)
+    base = dataset_facts(dataset).label
     return f"{base} {rest}".strip() if rest else base

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..baselines.raytune.names import SEARCH_NAMES
 from . import style
+from .figures.common import pyplot
 from .loading import atomic_savefig, atomic_write_csv, read_scalars_many
 from .metrics import metric_label
 from .stats import best_so_far
@@ -58,9 +59,7 @@ def pooled_best_curves(scalars: pd.DataFrame, metric: str = "Unnormalised_Loss/T
 
 def ray_hpo_curves_figure(scalars: pd.DataFrame, metric: str = "Unnormalised_Loss/Test") -> tuple[Any, pd.DataFrame]:
     """Log-log step plot of each search's pooled best-so-far curve; returns (figure, sidecar table)."""
-    style.apply_style()
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     curves = pooled_best_curves(scalars, metric)
     fig, ax = plt.subplots(figsize=style.SQUARE)
     for algorithm, g in curves.groupby("algorithm", sort=False):
@@ -90,7 +89,5 @@ def build_ray_figure(
     fig, curves = ray_hpo_curves_figure(scalars, metric)
     atomic_savefig(fig, pdf_path)
     atomic_write_csv(curves, csv_path)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    pyplot().close(fig)
     return curves

@@ -1,123 +1,85 @@
-"""One plotting style for every figure: labels, colours, line styles, markers and order.
+"""One plotting style for every figure: one entry per algorithm (label, colour, dash, marker).
 
-Why a module: the authors assigned colours positionally (plot order), so the same algorithm
-could change colour between figures.  Here every algorithm owns a fixed
-colour (Okabe-Ito, colour-blind safe), a distinct dash pattern and a marker, so figures stay
-readable in greyscale, and legends follow one canonical order (docs/CONTRACTS.md).
+Why a registry: the authors assigned colours positionally (plot order), so the same algorithm
+could change colour between figures.  Here every algorithm owns a fixed colour (Okabe-Ito,
+colour-blind safe), a distinct dash pattern and a marker, so figures stay readable in greyscale,
+and legends follow one canonical order (docs/CONTRACTS.md): the order of :data:`STYLES`.
+
+Adding an algorithm = one :class:`AlgorithmStyle` entry in :data:`STYLES`, placed where its legend
+row should go.  The trained algorithms keep the order of ``onepass.training.algorithms.ALGORITHMS``
+(tests/test_analysis_stats.py checks it); derived names (Random (3-batched), BayesOpt, the Ray
+searches) are slotted in.  Standard library only: nothing here imports matplotlib.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from ..baselines.raytune import names as ray_names
-
-#: Canonical algorithm order (docs/CONTRACTS.md "Algorithm names"), derived ones slotted in.
-ALGORITHM_ORDER: tuple[str, ...] = (
-    "Random",
-    "Random_SteppedLR",
-    "Random_3Batched",
-    "Random_Validation",
-    "Lorraine",
-    "Baydin",
-    "Ours_LR",
-    "Ours_LR_Momentum",
-    "Ours_HDLR_Momentum",
-    "DiffThroughOpt",
-    "LongDiffThroughOpt_UCI_Standalone",
-    "LongDiffThroughOpt_UCI_Full",
-    "LongDiffThroughOpt_FashionMNIST_Standalone",
-    "LongDiffThroughOpt_FashionMNIST_Medium",
-    "BayesOpt",
-    *ray_names.SEARCH_NAMES,  # ASHA_Random, ASHA_Ours_LR_Momentum, PBT_Random, PBT_Ours_LR_Momentum
-)
-
-#: The paper's labels (plain text, used in figures and CSVs).
-LABELS: dict[str, str] = {
-    "Random": "Random",
-    "Random_SteppedLR": "Random (×LR)",
-    "Random_3Batched": "Random (3-batched)",
-    "Random_Validation": "Random (validation)",
-    "Lorraine": "Lorraine",
-    "Baydin": "Baydin",
-    "Ours_LR": "Ours (WD+LR)",
-    "Ours_LR_Momentum": "Ours (WD+LR+M)",
-    "Ours_HDLR_Momentum": "Ours (WD+HDLR+M)",
-    "DiffThroughOpt": "Diff-through-Opt",
-    "LongDiffThroughOpt_UCI_Standalone": "Long Diff-through-Opt",
-    "LongDiffThroughOpt_UCI_Full": "Full Diff-through-Opt",
-    "LongDiffThroughOpt_FashionMNIST_Standalone": "Long Diff-through-Opt",
-    "LongDiffThroughOpt_FashionMNIST_Medium": "Medium Diff-through-Opt",
-    "BayesOpt": "Bayesian Optimisation",
-}
 
 # Okabe-Ito palette (colour-blind safe).
 _SKY, _GREY, _GREEN, _OCHRE = "#56B4E9", "#8C8C8C", "#009E73", "#B8A000"
 _ORANGE, _VERMILLION, _PURPLE, _BLUE, _BLACK = "#E69F00", "#D55E00", "#CC79A7", "#0072B2", "#000000"
+_LONG_DASH = (0, (8, 2))
 
-COLOURS: dict[str, str] = {
-    "Random": _SKY,
-    "Random_SteppedLR": _GREY,
-    "Random_3Batched": _GREY,
-    "Random_Validation": _GREY,
-    "Lorraine": _GREEN,
-    "Baydin": _OCHRE,
-    "Ours_LR": _ORANGE,
-    "Ours_LR_Momentum": _VERMILLION,
-    "Ours_HDLR_Momentum": _PURPLE,
-    "DiffThroughOpt": _BLUE,
-    "LongDiffThroughOpt_UCI_Standalone": _BLACK,
-    "LongDiffThroughOpt_UCI_Full": _BLACK,
-    "LongDiffThroughOpt_FashionMNIST_Standalone": _BLACK,
-    "LongDiffThroughOpt_FashionMNIST_Medium": _BLACK,
-    "BayesOpt": _BLACK,
+
+@dataclass(frozen=True)
+class AlgorithmStyle:
+    """How one algorithm is named and drawn in every figure and table."""
+
+    name: str  # the algorithm name in the aggregated files
+    label: str  # the paper's label (plain text: figures, CSVs)
+    colour: str
+    linestyle: object  # a Matplotlib dash spec: "-", "--", (0, (5, 1)), ...
+    marker: str
+    linewidth: float = 1.1  # our main method is drawn thicker so it stands out in greyscale too
+
+    @property
+    def latex_label(self) -> str:
+        """The label in LaTeX (&, _ escaped, × as $\\times$)."""
+        text = self.label.replace("&", r"\&").replace("_", r"\_")
+        return text.replace("×", r"$\times$")
+
+
+#: Every known algorithm, in the canonical (legend and table row) order.
+STYLES: dict[str, AlgorithmStyle] = {
+    s.name: s
+    for s in [
+        AlgorithmStyle("Random", "Random", _SKY, "-", "o"),
+        AlgorithmStyle("Random_SteppedLR", "Random (×LR)", _GREY, (0, (1, 1)), "v"),
+        AlgorithmStyle("Random_3Batched", "Random (3-batched)", _GREY, (0, (4, 1, 1, 1, 1, 1)), "^"),  # derived
+        AlgorithmStyle("Random_Validation", "Random (validation)", _GREY, (0, (1, 2)), "<"),
+        AlgorithmStyle("Lorraine", "Lorraine", _GREEN, "--", "s"),
+        AlgorithmStyle("Baydin", "Baydin", _OCHRE, "-.", "D"),
+        AlgorithmStyle("Ours_LR", "Ours (WD+LR)", _ORANGE, (0, (5, 1)), "P"),
+        AlgorithmStyle("Ours_LR_Momentum", "Ours (WD+LR+M)", _VERMILLION, "-", "X", linewidth=1.6),
+        AlgorithmStyle("Ours_HDLR_Momentum", "Ours (WD+HDLR+M)", _PURPLE, (0, (3, 1, 1, 1)), "*"),
+        AlgorithmStyle("DiffThroughOpt", "Diff-through-Opt", _BLUE, ":", "h"),
+        AlgorithmStyle("LongDiffThroughOpt_UCI_Standalone", "Long Diff-through-Opt", _BLACK, _LONG_DASH, "p"),
+        AlgorithmStyle("LongDiffThroughOpt_UCI_Full", "Full Diff-through-Opt", _BLACK, _LONG_DASH, "p"),
+        AlgorithmStyle("LongDiffThroughOpt_FashionMNIST_Standalone", "Long Diff-through-Opt", _BLACK, _LONG_DASH, "p"),
+        AlgorithmStyle("LongDiffThroughOpt_FashionMNIST_Medium", "Medium Diff-through-Opt", _BLACK, _LONG_DASH, "p"),
+        AlgorithmStyle("BayesOpt", "Bayesian Optimisation", _BLACK, "-", "d"),  # baseline (onepass.baselines)
+    ]
 }
+# The Ray searches (onepass.baselines.raytune): drawn like their outer algorithm, ASHA solid, PBT dashed.
+for _search, (_scheduler, _outer) in ray_names.SEARCHES.items():
+    STYLES[_search] = replace(
+        STYLES[_outer],
+        name=_search,
+        label=f"{_scheduler} ({STYLES[_outer].label})",
+        linestyle="-" if _scheduler == "ASHA" else "--",
+        linewidth=AlgorithmStyle.linewidth,
+    )
 
-#: Distinct dash patterns so that lines stay distinguishable in greyscale.
-LINESTYLES: dict[str, object] = {
-    "Random": "-",
-    "Random_SteppedLR": (0, (1, 1)),
-    "Random_3Batched": (0, (4, 1, 1, 1, 1, 1)),
-    "Random_Validation": (0, (1, 2)),
-    "Lorraine": "--",
-    "Baydin": "-.",
-    "Ours_LR": (0, (5, 1)),
-    "Ours_LR_Momentum": "-",
-    "Ours_HDLR_Momentum": (0, (3, 1, 1, 1)),
-    "DiffThroughOpt": ":",
-    "LongDiffThroughOpt_UCI_Standalone": (0, (8, 2)),
-    "LongDiffThroughOpt_UCI_Full": (0, (8, 2)),
-    "LongDiffThroughOpt_FashionMNIST_Standalone": (0, (8, 2)),
-    "LongDiffThroughOpt_FashionMNIST_Medium": (0, (8, 2)),
-    "BayesOpt": "-",
-}
+#: An algorithm without an entry: shown under its own name, dark grey, solid.
+UNKNOWN = AlgorithmStyle("", "", "#444444", "-", ".")
 
-MARKERS: dict[str, str] = {
-    "Random": "o",
-    "Random_SteppedLR": "v",
-    "Random_3Batched": "^",
-    "Random_Validation": "<",
-    "Lorraine": "s",
-    "Baydin": "D",
-    "Ours_LR": "P",
-    "Ours_LR_Momentum": "X",
-    "Ours_HDLR_Momentum": "*",
-    "DiffThroughOpt": "h",
-    "LongDiffThroughOpt_UCI_Standalone": "p",
-    "LongDiffThroughOpt_UCI_Full": "p",
-    "LongDiffThroughOpt_FashionMNIST_Standalone": "p",
-    "LongDiffThroughOpt_FashionMNIST_Medium": "p",
-    "BayesOpt": "d",
-}
-
-#: Ray searches (names from onepass.baselines.raytune.names): "<scheduler> (<inner label>)", the inner
-#: algorithm's colour and marker, a dash per scheduler (ASHA solid, PBT dashed).
-_RAY_DASHES = dict(zip(ray_names.SCHEDULERS, ("-", "--"), strict=True))
-for _name, (_scheduler, _inner) in ray_names.SEARCHES.items():
-    LABELS[_name] = f"{_scheduler} ({LABELS[_inner]})"
-    COLOURS[_name] = COLOURS[_inner]
-    LINESTYLES[_name] = _RAY_DASHES[_scheduler]
-    MARKERS[_name] = MARKERS[_inner]
+#: Canonical algorithm order (docs/CONTRACTS.md "Algorithm names"): the order of STYLES.
+ALGORITHM_ORDER: tuple[str, ...] = tuple(STYLES)
+#: The paper's labels (plain text), derived from STYLES.
+LABELS: dict[str, str] = {name: s.label for name, s in STYLES.items()}
 
 #: Figure sizes in inches for a two-column paper (one column ≈ 3.3 in, full width ≈ 6.8 in).
 SINGLE_COLUMN: tuple[float, float] = (3.3, 2.6)
@@ -155,36 +117,37 @@ def apply_style() -> None:
     _STYLE_APPLIED = True
 
 
+def style_of(algorithm: str) -> AlgorithmStyle:
+    """The registry entry of an algorithm (:data:`UNKNOWN`, labelled with its name, if it has none)."""
+    found = STYLES.get(algorithm)
+    return found if found is not None else replace(UNKNOWN, name=algorithm, label=algorithm)
+
+
 def label(algorithm: str) -> str:
     """Paper label of an algorithm (unknown names are shown as they are)."""
-    return LABELS.get(algorithm, algorithm)
+    return style_of(algorithm).label
 
 
 def colour(algorithm: str) -> str:
-    return COLOURS.get(algorithm, "#444444")
+    return style_of(algorithm).colour
 
 
 def linestyle(algorithm: str) -> object:
-    return LINESTYLES.get(algorithm, "-")
+    return style_of(algorithm).linestyle
 
 
 def marker(algorithm: str) -> str:
-    return MARKERS.get(algorithm, ".")
+    return style_of(algorithm).marker
 
 
 def linewidth(algorithm: str) -> float:
-    """Our main method is drawn slightly thicker so it stands out in greyscale too."""
-    return 1.6 if algorithm == "Ours_LR_Momentum" else 1.1
+    return style_of(algorithm).linewidth
 
 
 def line_kwargs(algorithm: str) -> dict[str, object]:
     """Keyword arguments for ``Axes.plot`` giving the algorithm's fixed look."""
-    return {
-        "color": colour(algorithm),
-        "linestyle": linestyle(algorithm),
-        "linewidth": linewidth(algorithm),
-        "label": label(algorithm),
-    }
+    s = style_of(algorithm)
+    return {"color": s.colour, "linestyle": s.linestyle, "linewidth": s.linewidth, "label": s.label}
 
 
 def order(algorithms: Iterable[str]) -> list[str]:
@@ -196,5 +159,4 @@ def order(algorithms: Iterable[str]) -> list[str]:
 
 def latex_label(algorithm: str) -> str:
     """Paper label in LaTeX (× and & escaped)."""
-    text = label(algorithm).replace("&", r"\&").replace("_", r"\_")
-    return text.replace("×", r"$\times$")
+    return style_of(algorithm).latex_label

@@ -13,11 +13,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-#: Which aggregated inputs each figure kind reads (see onepass.analysis.figures.build_figure).
-FIGURE_NEEDS_FINAL = frozenset(
-    {"CDF", "CDF_Error", "Envelope", "HPOCurves", "Runtime", "LR", "Sensitivity", "ProofOfConcept"}
-)
-FIGURE_NEEDS_SCALARS = frozenset({"Envelope", "HPOCurves", "LR", "ProofOfConcept"})
+from .figures.registry import FIGURE_KINDS
+from .tables.registry import TABLE_KINDS
+
 _NEVER = "(?!x)x"  # a regex matching nothing: no configured names, no targets
 
 
@@ -105,20 +103,17 @@ class Planner:
         return str(spec.get("comparison") or (spec.get("experiments") or ["HypergradientComparison"])[0])
 
     def figure_inputs(self, name: str) -> dict[str, list[str]]:
-        """Named inputs of one figure by kind: final, scalars, bayesopt_scalars, hypergradients."""
+        """Named inputs of one figure: those its kind reads (figures.registry), as file lists."""
         spec = self.figure_spec(name)
-        kind = spec["kind"]
+        kind = FIGURE_KINDS.get(spec["kind"])  # an unknown kind reads nothing; build_figure names it
         exps = self.figure_experiments(name)
-        inputs: dict[str, list[str]] = {}
-        if kind in FIGURE_NEEDS_FINAL:
-            inputs["final"] = [scalars_path(e, final=True) for e in exps]
-        if kind in FIGURE_NEEDS_SCALARS:
-            inputs["scalars"] = [scalars_path(e) for e in exps]
-        if kind == "HPOCurves":
-            inputs["bayesopt_scalars"] = [scalars_path(e) for e in self.bayesopt_experiments(name)]
-        if kind == "Hypergradients":
-            inputs["hypergradients"] = [f"results/hypergradients/{self.comparison_of(spec)}.csv"]
-        return inputs
+        files: dict[str, Callable[[], list[str]]] = {
+            "final": lambda: [scalars_path(e, final=True) for e in exps],
+            "scalars": lambda: [scalars_path(e) for e in exps],
+            "bayesopt_scalars": lambda: [scalars_path(e) for e in self.bayesopt_experiments(name)],
+            "hypergradients": lambda: [f"results/hypergradients/{self.comparison_of(spec)}.csv"],
+        }
+        return {key: files[key]() for key in (kind.inputs if kind else ())}
 
     def figure_cells(self, name: str) -> dict[str, list[int] | None] | None:
         """(T, i) of every grid cell of the figure's experiments (None: a non-grid experiment)."""
@@ -203,7 +198,8 @@ class Planner:
         exps = self.expand([e for e in spec.get("experiments") or [] if e not in skipped])
         inputs = {"final": [scalars_path(e, final=True) for e in exps]}
         metrics = list(spec.get("metrics") or []) + [spec.get("metric")]
-        if spec["kind"] == "AverageErrors" or "Error/Test" in metrics:  # best error needs every step
+        kind = TABLE_KINDS.get(spec["kind"])
+        if (kind and kind.needs_scalars) or "Error/Test" in metrics:  # best error needs every step
             inputs["scalars"] = [scalars_path(e) for e in exps]
         return inputs
 

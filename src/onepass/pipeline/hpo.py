@@ -12,6 +12,7 @@ import shlex
 from typing import Any
 
 from ..baselines.raytune import names as ray_names
+from ..training.dataset_facts import bayesopt_penalty
 from .errors import fail
 from .jobs import flatten_overrides, per_algorithm, set_arguments
 
@@ -52,7 +53,6 @@ SCHEDULERS = ray_names.SCHEDULERS  # ASHA, PBT
 RAY_ALGORITHMS = tuple(ray_names.ALGORITHMS)  # outer algorithms: Random, Ours_LR_Momentum
 RAY_SEARCH_NAMES = ray_names.SEARCH_NAMES  # <scheduler>_<algorithm>: rule ray_search's wildcard constraint
 PAPER_SAMPLES = {"ASHA": 114286, "PBT": 200}
-DEFAULT_PENALTY_DATASETS = ("uci_energy", "uci_kin8nm", "uci_power", "fashion_mnist")
 BOUNDS_KEYS = ("lr_log10", "weight_decay_log10", "momentum")
 
 
@@ -100,7 +100,7 @@ def _bayesopt_entry(name: str, entry: dict[str, Any], cfg: dict[str, Any], catal
     penalty = entry.get("penalty")
     if penalty is not None and (isinstance(penalty, bool) or not isinstance(penalty, (int, float))):
         fail(f"{base}.penalty", f"must be a number, got {penalty!r}")
-    if penalty is None and entry["dataset"] not in DEFAULT_PENALTY_DATASETS:
+    if penalty is None and bayesopt_penalty(entry["dataset"]) is None:
         fail(f"{base}.penalty", f"no default penalty for dataset '{entry['dataset']}'; set one")
     bounds = _check_bounds(entry.get("bounds") or {}, base)
     if not entry.get("enabled", True):

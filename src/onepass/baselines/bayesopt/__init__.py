@@ -54,7 +54,6 @@ _EXPORTS = {
     "ALGORITHM": "space",
     "INNER_ALGORITHM": "space",
     "DEFAULT_BOUNDS": "space",
-    "DEFAULT_PENALTIES": "space",
     "DEFAULT_KAPPA": "space",
     "SEED_STRIDE": "space",
     "TRIAL_TAGS": "space",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from ...training.dataset_facts import bayesopt_penalties, bayesopt_penalty
+
 #: Inner algorithm of every trial (the authors' ``Random_Validation_BayesOpt``).
 INNER_ALGORITHM = "Random_Validation"
 #: Name of the black-box algorithm in the aggregated tables (docs/CONTRACTS.md).
@@ -19,14 +21,6 @@ DEFAULT_BOUNDS: dict[str, tuple[float, float]] = {
     "lr_log10": (-6.0, -1.0),
     "weight_decay_log10": (-7.0, -2.0),
     "momentum": (1e-6, 1.0 - 1e-6),
-}
-
-#: Objective assigned to a diverged trial is ``-penalty``; the authors' constants per dataset.
-DEFAULT_PENALTIES: dict[str, float] = {
-    "uci_energy": 150.0,
-    "uci_kin8nm": 0.1,
-    "uci_power": 400.0,
-    "fashion_mnist": 3.0,
 }
 
 #: Upper-confidence-bound exploration weight (bayes_opt's default, also the authors').
@@ -44,13 +38,15 @@ class BayesOptError(ValueError):
 
 
 def default_penalty(dataset: str) -> float:
-    """The authors' penalty for a diverged trial on ``dataset`` (error if they had none)."""
-    if dataset not in DEFAULT_PENALTIES:
+    """The authors' penalty for a diverged trial on ``dataset`` (the objective is then ``-penalty``),
+    from the dataset's YAML (``report.bayesopt_penalty``); an error if they had none."""
+    penalty = bayesopt_penalty(dataset)
+    if penalty is None:
         raise BayesOptError(
             f"penalty: no default penalty for dataset '{dataset}' (defaults exist for "
-            f"{', '.join(DEFAULT_PENALTIES)}); set one explicitly"
+            f"{', '.join(bayesopt_penalties())}); set one explicitly"
         )
-    return DEFAULT_PENALTIES[dataset]
+    return penalty
 
 
 def check_penalty(penalty: float | None, dataset: str) -> float:
