@@ -1,7 +1,4 @@
-"""Snakemake entry point of rule `figure`: draw one configured figure (see rules/figures.smk)."""
-
-import logging
-import sys
+"""Rule `figure`: draw one configured figure, results/figures/<Name>.pdf, and its data, <Name>.csv."""
 
 import matplotlib
 
@@ -9,23 +6,21 @@ matplotlib.use("Agg")
 
 from onepass.analysis.figures import build_figure  # noqa: E402
 from onepass.analysis.targets import named_input_lists  # noqa: E402
+from onepass.pipeline.rule_script import run_rule  # noqa: E402
 
-log_path = snakemake.log[0] if snakemake.log else None
-logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(message)s")
-try:
-    inputs = named_input_lists(snakemake.input)
+
+def work(smk) -> str:
     stats = build_figure(
-        snakemake.params.kind,
-        snakemake.wildcards.name,
-        dict(snakemake.params.options),
-        inputs,
-        snakemake.output.pdf,
-        snakemake.output.csv,
-        experiments_config=dict(snakemake.params.experiments_config),
-        cells=snakemake.params.cells,
+        smk.params.kind,
+        smk.wildcards.name,
+        dict(smk.params.options),
+        named_input_lists(smk.input),
+        smk.output.pdf,
+        smk.output.csv,
+        experiments_config=dict(smk.params.experiments_config),
+        cells=smk.params.cells,
     )
-    logging.info("wrote %s (%d sidecar rows)", snakemake.output.pdf, len(stats))
-except Exception as error:
-    logging.exception("figure %s failed", snakemake.wildcards.name)
-    print(f"error: figure {snakemake.wildcards.name}: {error}", file=sys.stderr)
-    raise
+    return f"wrote {smk.output.pdf} ({len(stats)} sidecar rows)"
+
+
+run_rule(snakemake, work)  # noqa: F821 - injected by Snakemake

@@ -1,27 +1,22 @@
-"""Snakemake entry point of rule `table`: write one configured table (see rules/tables.smk)."""
-
-import logging
-import sys
+"""Rule `table`: one configured table, results/tables/<Name>.tex, and its statistics, <Name>.csv."""
 
 from onepass.analysis.tables import build_table
 from onepass.analysis.targets import named_input_lists
+from onepass.pipeline.rule_script import run_rule
 
-log_path = snakemake.log[0] if snakemake.log else None
-logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(message)s")
-try:
-    inputs = named_input_lists(snakemake.input)
+
+def work(smk) -> str:
     stats = build_table(
-        snakemake.params.kind,
-        snakemake.wildcards.name,
-        dict(snakemake.params.options),
-        inputs,
-        snakemake.output.tex,
-        snakemake.output.csv,
-        experiments_config=dict(snakemake.params.experiments_config),
-        skip=list(snakemake.params.skip),
+        smk.params.kind,
+        smk.wildcards.name,
+        dict(smk.params.options),
+        named_input_lists(smk.input),
+        smk.output.tex,
+        smk.output.csv,
+        experiments_config=dict(smk.params.experiments_config),
+        skip=list(smk.params.skip),
     )
-    logging.info("wrote %s (%d rows)", snakemake.output.tex, len(stats))
-except Exception as error:
-    logging.exception("table %s failed", snakemake.wildcards.name)
-    print(f"error: table {snakemake.wildcards.name}: {error}", file=sys.stderr)
-    raise
+    return f"wrote {smk.output.tex} ({len(stats)} rows)"
+
+
+run_rule(snakemake, work)  # noqa: F821 - injected by Snakemake
