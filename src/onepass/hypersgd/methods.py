@@ -83,10 +83,11 @@ class HypergradientMethod:
         """Whether step ``k`` of a window evaluates ``val_loss`` (by default: the window's last step)."""
         return k == update_interval - 1
 
-    def step(
-        self, opt: HyperSGD, k: int, train_loss: LossClosure, val_loss: LossClosure | None
-    ) -> StepResult:  # pragma: no cover - abstract
-        """Step ``k`` of the current window: update the weights, and the hyperparameters if due."""
+    def step(self, opt: HyperSGD, k: int, train_loss: LossClosure, val_loss: LossClosure | None) -> StepResult:
+        """Step ``k`` of the current window: update the weights, and the hyperparameters if due.
+
+        ``val_loss`` is not None whenever :meth:`needs_validation` said so (``HyperSGD.step`` checks).
+        """
         raise NotImplementedError
 
     def reset(self) -> None:
