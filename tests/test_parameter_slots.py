@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from onepass.hypersgd.optimiser import _ParameterSlots
+from onepass.hypersgd.slots import _ParameterSlots
 from onepass.training.models import LSTMLanguageModel
 
 

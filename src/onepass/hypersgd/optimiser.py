@@ -1,93 +1,47 @@
 """`HyperSGD`: SGD whose learning rate, weight decay and momentum tune themselves while it trains.
 
 This is the engine behind every algorithm of the paper and the public API for users' own models.
-It owns the weight update, so it knows which steps to differentiate:
+It owns the weight update, so it knows which steps to differentiate. As ``torch.optim`` separates an
+optimiser class from its step kernels, this module holds the state and the public interface, and
+``methods.py`` holds one class per ``method=`` value (table ``METHODS``):
 
 * ``method="neumann"`` (the paper's method, and Lorraine et al. when only weight decay is tuned):
-  the last update of every window of ``update_interval`` steps is recorded with a graph; the
-  hypergradient follows from the implicit function theorem with a ``lookback``-term Neumann series.
-* ``method="exact"`` (Diff-through-Opt): the last ``lookback`` updates of each window are unrolled
-  with a graph and the validation loss is backpropagated through them exactly.
+  implicit hypergradient at the last step of each window, with a ``lookback``-term Neumann series.
+* ``method="exact"`` (Diff-through-Opt): the last ``lookback`` updates of each window are unrolled.
 * ``method="baydin"``: hypergradient descent on log10 lr after every step.
 * ``method=None``: plain SGD with fixed hyperparameters (the Random baselines).
 
 All other steps take a fast path (no graph, ``torch._foreach`` updates), which is why the one-pass
 methods cost little more than plain training. Steps are given *closures* ``loss(model) -> Tensor``:
 on tracked steps the closure is evaluated with copies of the weights swapped into the module's
-parameter slots (as ``torch.func.functional_call`` does), so any ``nn.Module`` works unchanged.
+parameter slots (``slots.py``), so any ``nn.Module`` works unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from .adam import HyperparameterAdam
-from .hypergradients import (
-    baydin_hypergradient,
-    clip_grad_norm,
-    flatten,
-    neumann_series,
-    scale_by_lr,
-    sgd_direction,
-    sgd_update_vjp,
-)
-from .transforms import HYPERPARAMETER_NAMES, from_raw, natural_per_raw, to_raw
+from .hypergradients import clip_grad_norm
+from .methods import METHODS, LossClosure, StepResult
+from .slots import _ParameterSlots  # also re-exported: older code imports it from here
+from .transforms import HYPERPARAMETER_NAMES, from_raw, to_raw
 
-LossClosure = Callable[[nn.Module], torch.Tensor]
-METHODS = (None, "neumann", "exact", "baydin")
+__all__ = ["METHODS", "HyperSGD", "LossClosure", "StepResult"]
 
 
-class _ParameterSlots:
-    """Puts other tensors in a model's parameter slots for one call, then restores the originals.
-
-    This is what ``torch.func.functional_call`` does, minus its per-call generality (name parsing,
-    buffer handling, tie detection), which costs more than a whole forward pass of a small MLP.
-    Tied weights are handled: every slot that holds a parameter is swapped together.
-    """
-
-    def __init__(self, model: nn.Module, params: Sequence[torch.Tensor]) -> None:
-        index = {id(p): i for i, p in enumerate(params)}
-        self.slots: list[tuple[dict[str, Any], str, int]] = []
-        for module in model.modules():
-            for attr, value in module._parameters.items():
-                if value is not None and id(value) in index:
-                    self.slots.append((module._parameters, attr, index[id(value)]))
-
-    @contextmanager
-    def holding(self, weights: Sequence[torch.Tensor]) -> Iterator[None]:
-        originals = [table[attr] for table, attr, _ in self.slots]
-        try:
-            for table, attr, i in self.slots:
-                table[attr] = weights[i]
-            yield
-        finally:
-            for (table, attr, _), original in zip(self.slots, originals):
-                table[attr] = original
-
-
-def _weight_grad(loss: torch.Tensor, weights: Sequence[torch.Tensor], create_graph: bool = False) -> list[torch.Tensor]:
-    """dloss/dweights, with zeros for weights the loss does not use (say, an idle head of the model).
-
-    Those weights still decay with weight decay and carry momentum, as if their gradient were zero
-    (``torch.optim.SGD`` would skip them instead); they add nothing to any hypergradient.
-    """
-    grads = torch.autograd.grad(loss, weights, create_graph=create_graph, allow_unused=True, materialize_grads=True)
-    return list(grads)
-
-
-@dataclass
-class StepResult:
-    """What one call of :meth:`HyperSGD.step` did."""
-
-    loss: torch.Tensor  # training loss before the update (detached)
-    hyperparameter_step: bool  # True when the hyperparameters changed after this step
-    hypergradient: dict[str, torch.Tensor] | None = None  # raw-space hypergradient, if computed
+def _check_tune(method: str | None, tune: Sequence[str], update_interval: int) -> tuple[Sequence[str], int]:
+    """``tune`` and ``update_interval`` as ``method`` needs them; ValueError says what to change."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {tuple(METHODS)}, got {method!r}")
+    unknown = set(tune) - set(HYPERPARAMETER_NAMES)
+    if unknown:
+        raise ValueError(f"tune: unknown hyperparameters {sorted(unknown)}; allowed: {HYPERPARAMETER_NAMES}")
+    return METHODS[method].adjust(tune, update_interval)
 
 
 class HyperSGD:
@@ -124,17 +78,7 @@ class HyperSGD:
         grad_clip_norm: float | None = None,
         baydin_lr: float = 1e-3,
     ) -> None:
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        unknown = set(tune) - set(HYPERPARAMETER_NAMES)
-        if unknown:
-            raise ValueError(f"tune: unknown hyperparameters {sorted(unknown)}; allowed: {HYPERPARAMETER_NAMES}")
-        if method is None:
-            tune = ()
-        if method == "baydin":
-            if set(tune) != {"lr"}:
-                raise ValueError("method='baydin' tunes exactly the learning rate: use tune=('lr',)")
-            update_interval = 1
+        tune, update_interval = _check_tune(method, tune, update_interval)
         if update_interval < 1 or lookback < 1:
             raise ValueError("update_interval and lookback must be >= 1")
         if per_parameter_lr and "lr" not in tune:
@@ -154,27 +98,29 @@ class HyperSGD:
             raise ValueError("the model has no trainable parameters")
         if len({p.device for p in self.params}) > 1:
             raise ValueError("HyperSGD needs all trainable parameters on one device (hypergradients span all of them)")
-        reference = self.params[0]
         self._slots = _ParameterSlots(model, self.params)
         self._numels = [p.numel() for p in self.params]
-
         natural = {"lr": float(lr), "weight_decay": float(weight_decay), "momentum": float(momentum)}
         self.fixed: dict[str, float] = {k: v for k, v in natural.items() if k not in self.tune}
-        self.raw: dict[str, torch.Tensor | list[torch.Tensor]] = {}
-        for name in self.tune:
-            value = to_raw(name, natural[name])
-            if name == "lr" and per_parameter_lr:
-                self.raw[name] = [torch.full_like(p, value, requires_grad=True) for p in self.params]
-            else:
-                self.raw[name] = torch.tensor(value, dtype=reference.dtype, device=reference.device, requires_grad=True)
-        self.hyper_optimiser = (
-            HyperparameterAdam(self.raw_tensors(), lr=hyper_lr) if method in ("neumann", "exact") else None
-        )
+        self.raw = self._initial_raw(natural)
+        self._method = METHODS[method]()
+        self.hyper_optimiser = HyperparameterAdam(self.raw_tensors(), lr=hyper_lr) if self._method.uses_adam else None
         self.buffers: list[torch.Tensor] | None = None
         self.step_in_window = 0
         self.hyperparameter_steps = 0
-        self._segment: dict[str, Any] | None = None
         self._refresh_natural()
+
+    def _initial_raw(self, natural: dict[str, float]) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        """Leaf tensors of the tuned hyperparameters in raw space (one per weight tensor for HDLR)."""
+        reference = self.params[0]
+        raw: dict[str, torch.Tensor | list[torch.Tensor]] = {}
+        for name in self.tune:
+            value = to_raw(name, natural[name])
+            if name == "lr" and self.per_parameter_lr:
+                raw[name] = [torch.full_like(p, value, requires_grad=True) for p in self.params]
+            else:
+                raw[name] = torch.tensor(value, dtype=reference.dtype, device=reference.device, requires_grad=True)
+        return raw
 
     # ------------------------------------------------------------------ hyperparameter views
     def raw_tensors(self) -> list[torch.Tensor]:
@@ -183,26 +129,6 @@ class HyperSGD:
         for name in self.tune:
             value = self.raw[name]
             out.extend(value if isinstance(value, list) else [value])
-        return out
-
-    def _refresh_natural(self) -> None:
-        """Cache natural values for the fast path; they only change at hyperparameter steps."""
-        with torch.no_grad():
-            cache: dict[str, Any] = dict(self.fixed)
-            for name in self.tune:
-                value = self.raw[name]
-                if isinstance(value, list):
-                    cache[name] = [from_raw(name, v) for v in value]
-                else:
-                    cache[name] = float(from_raw(name, value))
-        self._natural = cache
-
-    def _natural_graph(self) -> dict[str, Any]:
-        """Natural values as functions of the raw tensors, for differentiated steps."""
-        out: dict[str, Any] = dict(self.fixed)
-        for name in self.tune:
-            value = self.raw[name]
-            out[name] = [from_raw(name, v) for v in value] if isinstance(value, list) else from_raw(name, value)
         return out
 
     @property
@@ -236,18 +162,6 @@ class HyperSGD:
         self._refresh_natural()
 
     # ------------------------------------------------------------------ stepping
-    def _functional(self, closure: LossClosure, weights: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The closure's loss with ``weights`` in place of the parameters (graph on ``weights``)."""
-        with self._slots.holding(weights):
-            return closure(self.model)
-
-    def _tracked(self, k: int) -> bool:
-        if self.method == "neumann":
-            return k == self.update_interval - 1
-        if self.method == "exact":
-            return k >= self.update_interval - min(self.lookback, self.update_interval)
-        return False
-
     def step(self, train_loss: LossClosure, val_loss: LossClosure | None = None) -> StepResult:
         """One weight update; at the end of a window also one hyperparameter update.
 
@@ -255,40 +169,48 @@ class HyperSGD:
         evaluated at the *updated* weights, on whatever batch the closure holds.
         """
         k = self.step_in_window
-        last = k == self.update_interval - 1
-        needs_val = self.method == "baydin" or (self.method in ("neumann", "exact") and last)
-        if needs_val and val_loss is None:
+        if val_loss is None and self._method.needs_validation(k, self.update_interval):
             raise ValueError("this step ends a hyperparameter window: pass val_loss")
-        if self.method == "neumann" and last:
-            result = self._neumann_step(train_loss, val_loss)
-        elif self.method == "exact" and self._tracked(k):
-            result = self._exact_step(
-                train_loss,
-                val_loss,
-                first=k == self.update_interval - min(self.lookback, self.update_interval),
-                last=last,
-            )
-        elif self.method == "baydin":
-            result = self._baydin_step(train_loss, val_loss)
-        else:
-            result = StepResult(self._plain_step(train_loss), hyperparameter_step=False)
+        result = self._method.step(self, k, train_loss, val_loss)
         self.step_in_window += 1
         if self.step_in_window == self.update_interval:
             self.step_in_window = 0
             self.hyperparameter_steps += 1
         return result
 
-    def _clip(self, grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        return clip_grad_norm(grads, self.grad_clip_norm) if self.grad_clip_norm is not None else list(grads)
+    # ---------------------------------------------- helpers for the step kernels (methods.py)
+    def _refresh_natural(self) -> None:
+        """Cache natural values for the fast path; they only change at hyperparameter steps."""
+        with torch.no_grad():
+            cache: dict[str, Any] = dict(self.fixed)
+            for name in self.tune:
+                value = self.raw[name]
+                if isinstance(value, list):
+                    cache[name] = [from_raw(name, v) for v in value]
+                else:
+                    cache[name] = float(from_raw(name, value))
+        self._natural = cache
 
-    def _plain_step(self, train_loss: LossClosure) -> torch.Tensor:
-        loss = train_loss(self.model)
-        grads = self._clip(_weight_grad(loss, self.params))
-        self._apply_update(grads)
-        return loss.detach()
+    def _natural_graph(self) -> dict[str, Any]:
+        """Natural values as functions of the raw tensors, for differentiated steps."""
+        out: dict[str, Any] = dict(self.fixed)
+        for name in self.tune:
+            value = self.raw[name]
+            out[name] = [from_raw(name, v) for v in value] if isinstance(value, list) else from_raw(name, value)
+        return out
+
+    def _functional(self, closure: LossClosure, weights: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The closure's loss with ``weights`` in place of the parameters (graph on ``weights``)."""
+        with self._slots.holding(weights):
+            return closure(self.model)
+
+    def _clip(self, grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The training gradient, norm-clipped (differentiably) when ``grad_clip_norm`` is set."""
+        return clip_grad_norm(grads, self.grad_clip_norm) if self.grad_clip_norm is not None else list(grads)
 
     @torch.no_grad()
     def _apply_update(self, grads: Sequence[torch.Tensor]) -> None:
+        """The SGD update in place, with the cached natural hyperparameters (the fast path)."""
         nat = self._natural
         wd, mom, lr = nat["weight_decay"], nat["momentum"], nat["lr"]
         direction = torch._foreach_add(grads, self.params, alpha=wd) if wd != 0 else [g.clone() for g in grads]
@@ -304,111 +226,16 @@ class HyperSGD:
 
     @torch.no_grad()
     def _write_weights(self, weights: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> None:
+        """Copy weights and buffers computed on a graph (an unrolled step) into the optimiser's state."""
         torch._foreach_copy_(self.params, [w.detach() for w in weights])
         self.buffers = [b.detach().clone() for b in buffers]
-
-    def _neumann_step(self, train_loss: LossClosure, val_loss: LossClosure) -> StepResult:
-        # The training loss is taken at a copy of the weights: its graph must keep the old values
-        # while the parameters are updated in place.
-        before = [p.detach().clone().requires_grad_() for p in self.params]
-        loss = self._functional(train_loss, before)
-        grads = self._clip(_weight_grad(loss, before, create_graph=True))
-        previous_buffers = (
-            [b.clone() for b in self.buffers] if self.buffers is not None and "momentum" in self.tune else None
-        )
-        self._apply_update([g.detach() for g in grads])  # no graph: du/dlambda is closed-form
-        direction = self.buffers
-        assert direction is not None
-        validation = val_loss(self.model)
-        v = _weight_grad(validation, self.params)
-        nat = self._natural
-        lr, wd = nat["lr"], nat["weight_decay"]
-        # Outputs with no dependence on the weights (e.g. a constant gradient) add nothing to H p.
-        linked = [i for i, g in enumerate(grads) if g.requires_grad]
-        linked_grads = [grads[i] for i in linked]
-
-        def hessian_product(p: list[torch.Tensor]) -> list[torch.Tensor]:
-            """(dg/dw)^T p through the gradient's graph: a Hessian-vector product when g is unclipped."""
-            hvp = torch.autograd.grad(
-                linked_grads,
-                before,
-                grad_outputs=[p[i] for i in linked],
-                retain_graph=True,
-                allow_unused=True,
-                materialize_grads=True,
-            )
-            return list(hvp)
-
-        def next_term(p: list[torch.Tensor]) -> list[torch.Tensor]:
-            # du/dw = diag(lr) (dg/dw + wd I), so p - (du/dw)^T p = p - (dg/dw)^T (lr p) - wd lr p.
-            if isinstance(lr, list):
-                scaled = torch._foreach_mul(p, lr)
-                torch._foreach_sub_(p, hessian_product(scaled))
-                if wd != 0:
-                    torch._foreach_add_(p, scaled, alpha=-wd)
-            else:  # scalar lr: (1 - lr wd) p - lr (dg/dw)^T p, without a scaled copy of p
-                product = hessian_product(p)
-                if wd != 0:
-                    torch._foreach_mul_(p, 1.0 - lr * wd)
-                torch._foreach_add_(p, product, alpha=-lr)
-            return p
-
-        series = neumann_series(v, next_term, self.lookback)
-        weights = [w.detach() for w in before]
-        flat_lr = flatten(lr) if isinstance(lr, list) else lr
-        partials = sgd_update_vjp(series, self.tune, weights, previous_buffers, direction, flat_lr)
-        grads_raw: list[torch.Tensor] = []
-        for name in self.tune:
-            value = flat_lr if name == "lr" else nat[name]
-            flat_grad = -partials[name] * natural_per_raw(name, value)
-            grads_raw.extend(self._unflatten(flat_grad) if isinstance(value, torch.Tensor) else [flat_grad])
-        return self._finish_hyperparameter_step(loss, grads_raw)
 
     def _unflatten(self, flat: torch.Tensor) -> list[torch.Tensor]:
         """Views of a flat vector shaped like the parameters."""
         return [piece.view(p.shape) for piece, p in zip(flat.split(self._numels), self.params)]
 
-    def _exact_step(self, train_loss: LossClosure, val_loss: LossClosure | None, first: bool, last: bool) -> StepResult:
-        if first or self._segment is None:
-            self._segment = {
-                "weights": [p.detach().clone().requires_grad_() for p in self.params],
-                "buffers": None if self.buffers is None else [b.detach() for b in self.buffers],
-                "natural": self._natural_graph(),
-            }
-        seg = self._segment
-        nat = seg["natural"]
-        weights = seg["weights"]
-        loss = self._functional(train_loss, weights)
-        grads = self._clip(_weight_grad(loss, weights, create_graph=True))
-        direction = sgd_direction(grads, weights, seg["buffers"], nat["weight_decay"], nat["momentum"])
-        new_weights = [w - u for w, u in zip(weights, scale_by_lr(direction, nat["lr"]))]
-        seg["weights"], seg["buffers"] = new_weights, direction
-        self._write_weights([w.detach() for w in new_weights], direction)
-        if not last:
-            return StepResult(loss.detach(), hyperparameter_step=False)
-        validation = self._functional(val_loss, new_weights)
-        raw = self.raw_tensors()
-        grads_raw = torch.autograd.grad(validation, raw, allow_unused=True)
-        grads_raw = [torch.zeros_like(r) if g is None else g for g, r in zip(grads_raw, raw)]
-        self._segment = None
-        return self._finish_hyperparameter_step(loss, list(grads_raw))
-
-    def _baydin_step(self, train_loss: LossClosure, val_loss: LossClosure) -> StepResult:
-        loss = train_loss(self.model)
-        previous = _weight_grad(loss, self.params)
-        self._apply_update(self._clip(previous))
-        validation = val_loss(self.model)
-        new = _weight_grad(validation, self.params)
-        signal = baydin_hypergradient(new, previous)
-        raw = self.raw["lr"]
-        assert isinstance(raw, torch.Tensor)
-        with torch.no_grad():
-            raw -= self.baydin_lr * signal
-            self._clip_raw()
-        self._refresh_natural()
-        return StepResult(loss.detach(), hyperparameter_step=True, hypergradient={"lr": signal.detach()})
-
     def _finish_hyperparameter_step(self, loss: torch.Tensor, grads_raw: list[torch.Tensor]) -> StepResult:
+        """Adam step on the raw hyperparameters along ``grads_raw`` (order of :meth:`raw_tensors`)."""
         assert self.hyper_optimiser is not None
         self.hyper_optimiser.step(grads_raw)
         with torch.no_grad():
@@ -417,6 +244,7 @@ class HyperSGD:
         return StepResult(loss.detach(), hyperparameter_step=True, hypergradient=self._by_name(grads_raw))
 
     def _by_name(self, flat: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per-tensor hypergradients grouped by hyperparameter (a per-parameter lr's as one flat vector)."""
         out: dict[str, torch.Tensor] = {}
         index = 0
         for name in self.tune:
@@ -432,6 +260,7 @@ class HyperSGD:
         return out
 
     def _clip_raw(self) -> None:
+        """Clamp log10 lr to ``lr_clip`` (in place; call under ``torch.no_grad``)."""
         if self.lr_clip is None or "lr" not in self.raw:
             return
         value = self.raw["lr"]
@@ -469,5 +298,5 @@ class HyperSGD:
         self.hyperparameter_steps = int(state["hyperparameter_steps"])
         if self.hyper_optimiser is not None and state["hyper_optimiser"] is not None:
             self.hyper_optimiser.load_state_dict(state["hyper_optimiser"])
-        self._segment = None
+        self._method.reset()
         self._refresh_natural()
