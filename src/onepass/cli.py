@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .training.algorithms import ALGORITHMS
-from .training.config import DEFAULTS, ConfigError, package_dataset_ids
+from .training.config import DEFAULTS, ConfigError, add_set_argument, package_dataset_ids
 
 TRAIN_EPILOG = f"""\
 --set keys (values are YAML; dotted keys reach into sections):
@@ -64,14 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--init-weights", default=None, help="start from this model state dict (torch.save of model.state_dict())"
     )
-    train.add_argument(
-        "--set",
-        nargs="*",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="configuration overrides (see below); may be repeated, later values win",
-    )
+    add_set_argument(train, "configuration overrides (see below); may be repeated, later values win")
     train.add_argument(
         "--threads",
         type=int,

@@ -11,9 +11,7 @@ Snakemake.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..lazy import lazy_attributes
 from .errors import ArchiveError, ChecksumError, DatasetError, FetchError, FormatError, SourceConfigError
 
 # Public names -> defining module. Imported on first use (PEP 562) so that a fetch job, which only
@@ -33,12 +31,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 DATASET_IDS = (

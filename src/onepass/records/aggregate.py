@@ -271,13 +271,18 @@ def aggregate(
     return {"chunks": len(pairs), "runs": len(final), "rows": table.num_rows}
 
 
+def add_aggregate_arguments(parser: argparse.ArgumentParser, inputs: str, row: str) -> None:
+    """The arguments of every aggregation command line: experiment, the two outputs, the inputs."""
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--parquet", required=True, help="output long table")
+    parser.add_argument("--final", required=True, help=f"output per-{row} CSV")
+    parser.add_argument(inputs, nargs="+", help="input .parquet files (the .json beside each is read)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: `python -m onepass.records.aggregate --experiment E --parquet P --final F CHUNK...`."""
     parser = argparse.ArgumentParser(prog="python -m onepass.records.aggregate", description=__doc__.split("\n")[0])
-    parser.add_argument("--experiment", required=True)
-    parser.add_argument("--parquet", required=True, help="output long table")
-    parser.add_argument("--final", required=True, help="output per-run CSV")
-    parser.add_argument("chunks", nargs="+", help="chunk .parquet files (the .json beside each is read)")
+    add_aggregate_arguments(parser, "chunks", "run")
     args = parser.parse_args(argv)
     try:
         counts = aggregate(args.chunks, args.experiment, args.parquet, args.final)

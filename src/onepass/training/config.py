@@ -16,6 +16,7 @@ written by hand in pipeline YAML files where a typo would otherwise surface hour
 
 from __future__ import annotations
 
+import argparse
 import copy
 from importlib import resources
 from pathlib import Path
@@ -108,6 +109,12 @@ def load_dataset_config(name_or_path: str | Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"{source}: expected a mapping of settings, got {type(loaded).__name__}")
     return loaded
+
+
+def add_set_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The ``--set key=value ...`` option of every command line that trains (parsed by
+    :func:`parse_assignment`); it may be repeated, later values win."""
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE", help=help_text)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -18,8 +18,7 @@ importing the registry does not import matplotlib or pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ...lazy import lazy_attributes
 
 # Public names -> defining module (imported on first use).
 _LAZY = {
@@ -45,12 +44,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)

@@ -46,8 +46,7 @@ The names below are importable from this package; each is loaded from its module
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ...lazy import lazy_attributes
 
 #: Public name -> the module (in this package) that defines it.
 _EXPORTS = {
@@ -71,7 +70,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ...records.aggregate import add_aggregate_arguments
+from ...training.config import add_set_argument
 from .aggregate import aggregate_bayesopt
 from .search import run_bayesopt
 from .space import DEFAULT_BOUNDS, DEFAULT_KAPPA, BayesOptError
@@ -38,21 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--bounds", default=None, help="JSON, e.g. '{\"lr_log10\": [-6, -1]}' (keys: " + ", ".join(DEFAULT_BOUNDS) + ")"
     )
-    run.add_argument(
-        "--set",
-        nargs="*",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="training overrides (as onepass train)",
-    )
+    add_set_argument(run, "training overrides (as onepass train)")
     run.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     run.add_argument("--quiet", action="store_true", help="no per-trial lines on stderr")
     agg = sub.add_parser("aggregate", help="repetition files -> results/scalars-style parquet + final CSV")
-    agg.add_argument("--experiment", required=True)
-    agg.add_argument("--parquet", required=True, help="output long table")
-    agg.add_argument("--final", required=True, help="output per-trial CSV")
-    agg.add_argument("files", nargs="+", help="repetition .parquet files (the .json beside each is read)")
+    add_aggregate_arguments(agg, "files", "trial")
     return parser
 
 

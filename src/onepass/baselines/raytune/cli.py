@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ...records.aggregate import add_aggregate_arguments
+from ...training.config import add_set_argument
 from .aggregate import aggregate_ray
 from .names import ALGORITHMS, SCHEDULERS
 from .search import run_search
@@ -33,19 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-cpus", type=int, default=None, help="CPUs given to Ray (default: all)")
     run.add_argument("--max-concurrent", type=int, default=0, help="limit concurrent trials (0: Ray decides)")
     run.add_argument("--experiment", default=None, help="experiment name recorded in the JSON")
-    run.add_argument(
-        "--set",
-        nargs="*",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="training overrides (as onepass train)",
-    )
+    add_set_argument(run, "training overrides (as onepass train)")
     agg = sub.add_parser("aggregate", help="search outputs -> results/scalars-style parquet + final CSV")
-    agg.add_argument("--experiment", required=True)
-    agg.add_argument("--parquet", required=True)
-    agg.add_argument("--final", required=True)
-    agg.add_argument("files", nargs="+", help="search .parquet files (the .json beside each is read)")
+    add_aggregate_arguments(agg, "files", "trial")
     return parser
 
 
