@@ -13,6 +13,7 @@ import platform
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -158,17 +159,43 @@ def train_chunk(
         {"algorithm": algorithm_name, "seeds": list(seeds), "config": resolved, "init_weights": str(init_weights)}
     )
     checkpointer = ChunkCheckpointer(checkpoint_path(parquet_path), key, checkpoint_every or math.inf)
+    make_run = partial(TrainingRun, config, algorithm, data=data, device=torch_device, init_weights=init_weights)
+    label = f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}"
+    results = _train_seeds(make_run, seeds, checkpointer, run_config.total_steps, tensorboard_dir, label, progress)
+    frames = [r.frame for r in results if len(r.frame)]
+    payload = {
+        "algorithm": algorithm_name,
+        "dataset": run_config.dataset,
+        "experiment": experiment,
+        "config": resolved,
+        "environment": {"torch": torch.__version__, "python": platform.python_version(), "device": str(torch_device)},
+        "runs": [jsonable(r.summary()) for r in results],
+    }
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
+    write_chunk(parquet_path, json_path, scalars_writer(frame), payload)
+    if not keep_checkpoint:
+        checkpointer.remove()
+    return results
+
+
+def _train_seeds(
+    make_run: Callable[..., TrainingRun],
+    seeds: Sequence[int],
+    checkpointer: ChunkCheckpointer,
+    steps_per_run: int,
+    tensorboard_dir: str | Path | None,
+    label: str,
+    progress: bool,
+) -> list[RunResult]:
+    """Train the seeds one after another, resuming from the checkpoint's finished seeds and state."""
     results, current = checkpointer.load()
-    steps_per_run = run_config.total_steps
-    bar = _progress_bar(f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}", steps_per_run * len(seeds), progress)
+    bar = _progress_bar(label, steps_per_run * len(seeds), progress)
     try:
         with checkpointer:
             bar.update(steps_per_run * len(results))
             for seed in seeds[len(results) :]:
                 tb = Path(tensorboard_dir) / f"seed{seed}" if tensorboard_dir is not None else None
-                run = TrainingRun(
-                    config, algorithm, seed, data, torch_device, init_weights=init_weights, tensorboard_dir=tb
-                )
+                run = make_run(seed, tensorboard_dir=tb)
                 if current is not None:
                     run.load_state_dict(current)
                     current = None
@@ -179,19 +206,6 @@ def train_chunk(
                 checkpointer.finished_seed(result)
     finally:
         bar.close()
-    frames = [r.frame for r in results if len(r.frame)]
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
-    payload = {
-        "algorithm": algorithm_name,
-        "dataset": run_config.dataset,
-        "experiment": experiment,
-        "config": resolved,
-        "environment": {"torch": torch.__version__, "python": platform.python_version(), "device": str(torch_device)},
-        "runs": [jsonable(r.summary()) for r in results],
-    }
-    write_chunk(parquet_path, json_path, scalars_writer(frame), payload)
-    if not keep_checkpoint:
-        checkpointer.remove()
     return results
 
 

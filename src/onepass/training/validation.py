@@ -139,6 +139,11 @@ def validate(config: dict[str, Any]) -> None:
     _require(
         clip is None or _is_range(clip), "clipping.lr", f"must be [low, high] in log10 units or null, got {clip!r}"
     )
+    _validate_hyperparameters(config)
+
+
+def _validate_hyperparameters(config: dict[str, Any]) -> None:
+    """Explicit initial values (natural units) and the ranges of the seeded draws."""
     for key, low_ok in (("lr", False), ("weight_decay", True), ("lr_multiplier", False)):
         value = config[key]
         if value is not None:
