@@ -66,7 +66,7 @@ rule preprocess_uci:
     benchmark:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
-        mem_mb=1000,
+        mem_mb=lambda wc: data_plan.preprocess_mem_mb(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
     conda:
         "../environment.yml"
     script:
@@ -88,7 +88,7 @@ rule preprocess_images:
     benchmark:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc: data_plan.preprocess_mem_mb(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
     conda:
         "../environment.yml"
     script:
@@ -111,7 +111,7 @@ rule preprocess_text:
     benchmark:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc: data_plan.preprocess_mem_mb(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
     conda:
         "../environment.yml"
     script:

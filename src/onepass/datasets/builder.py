@@ -1,8 +1,9 @@
 """Turn a dataset's verified raw files into ``resources/data/<id>/{data,targets}.pt``.
 
 This is the one entry point the workflow scripts and the CLI call: it re-verifies the raw files'
-checksums (a file in ``resources/raw`` may have changed since it was fetched), dispatches on the
-dataset kind and writes all outputs atomically (all or none).
+checksums (a file in ``resources/raw`` may have changed since it was fetched), calls the builder of
+the dataset's kind (:data:`onepass.datasets.kinds.KINDS`) and writes all outputs atomically (all or
+none).
 """
 
 from __future__ import annotations
@@ -14,33 +15,22 @@ from pathlib import Path
 
 import torch
 
-from .cifar10 import build_cifar10
 from .errors import SourceConfigError
-from .fashion_mnist import build_fashion_mnist
 from .fetch import fetch_file, verify_file
 from .io import save_tensors
-from .penn_treebank import build_penn_treebank, vocabulary_text
-from .sources import DATA_ROOT, KIND_OUTPUTS, RAW_ROOT, DatasetSource
-from .uci import build_uci
+from .kinds import KINDS
+from .penn_treebank import vocabulary_text
+from .sources import DATA_ROOT, RAW_ROOT, DatasetSource
 
 log = logging.getLogger(__name__)
 
-#: The options each kind accepts in the sources file (anything else is a typo).
-KIND_OPTIONS: dict[str, set[str]] = {
-    "uci": {"columns", "drop_columns", "rows"},
-    "fashion_mnist": {"train_rows", "test_rows"},
-    "cifar10": {"train_rows", "test_rows"},
-    "penn_treebank": {"tokens", "vocab_size", "members_md5"},
-}
-
-
 def _options(source: DatasetSource) -> dict:
-    unknown = set(source.options) - KIND_OPTIONS[source.kind]
+    unknown = set(source.options) - KINDS[source.kind].options
     if unknown:
         path = next(iter(source.files.values())).sources_path
         raise SourceConfigError(
             f"{path}: datasets.{source.id}.options: unknown keys {sorted(unknown)} for kind {source.kind} "
-            f"(allowed: {sorted(KIND_OPTIONS[source.kind])})"
+            f"(allowed: {sorted(KINDS[source.kind].options)})"
         )
     return dict(source.options)
 
@@ -66,27 +56,15 @@ def preprocess(
         for key, path in paths.items():
             verify_file(path, source.files[key])
     out = Path(out_dir)
+    kind = KINDS[source.kind]
+    built = kind.build_function()(*(paths[key] for key in kind.files), **options)
+    data, targets = built[0], built[1]
     texts: dict[Path, str] = {}
-    if source.kind == "uci":
-        data, targets = build_uci(paths["data"], paths["permutation"], **options)
-    elif source.kind == "fashion_mnist":
-        data, targets = build_fashion_mnist(
-            paths["train_images"],
-            paths["train_labels"],
-            paths["test_images"],
-            paths["test_labels"],
-            **options,
-        )
-    elif source.kind == "cifar10":
-        data, targets = build_cifar10(paths["archive"], **options)
-    elif source.kind == "penn_treebank":
-        data, targets, vocabulary = build_penn_treebank(paths["archive"], **options)
-        texts[out / "vocab.txt"] = vocabulary_text(vocabulary)
-    else:  # pragma: no cover - parse_sources only admits known kinds
-        raise SourceConfigError(f"dataset {source.id}: unknown kind {source.kind}")
+    if len(built) == 3:  # a vocabulary (Penn Treebank): one token per line, line k = id k
+        texts[out / "vocab.txt"] = vocabulary_text(built[2])
     tensors: dict[Path, torch.Tensor] = {out / "data.pt": data, out / "targets.pt": targets}
     save_tensors(tensors, texts)
-    written = [out / name for name in KIND_OUTPUTS[source.kind]]
+    written = [out / name for name in kind.outputs]
     log.info(
         "%s: data %s %s, targets %s %s -> %s",
         source.id,

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import SourceConfigError
-from .sources import DATA_ROOT, KIND_OUTPUTS, RAW_ROOT, DatasetSource, source_document
+from .kinds import KINDS
+from .sources import DATA_ROOT, RAW_ROOT, DatasetSource, source_document
 
 #: A regular expression matching nothing, for a wildcard whose set of values is empty.
 MATCH_NOTHING = "(?!x)x"
@@ -44,7 +45,7 @@ def dataset_outputs(
 ) -> list[str]:
     """The preprocessed files of one dataset, e.g. ``resources/data/uci_energy/data.pt``."""
     source = _source(sources, dataset, sources_path)
-    return [f"{data_root}/{dataset}/{name}" for name in KIND_OUTPUTS[source.kind]]
+    return [f"{data_root}/{dataset}/{name}" for name in KINDS[source.kind].outputs]
 
 
 def raw_inputs(
@@ -103,3 +104,8 @@ def data_targets(
         for dataset in experiment_datasets(sources, experiments, sources_path)
         for path in dataset_outputs(sources, dataset, sources_path)
     ]
+
+
+def preprocess_mem_mb(sources: Mapping[str, DatasetSource], dataset: str, sources_path: str) -> int:
+    """Memory (MB) of the dataset's preprocessing job, from its kind."""
+    return KINDS[_source(sources, dataset, sources_path).kind].mem_mb

@@ -19,21 +19,8 @@ from typing import Any
 import yaml
 
 from .errors import SourceConfigError
+from .kinds import KINDS
 
-#: The raw-file keys each kind of dataset needs (the preprocessing reads them by these keys).
-KIND_FILES: dict[str, tuple[str, ...]] = {
-    "uci": ("data", "permutation"),
-    "fashion_mnist": ("train_images", "train_labels", "test_images", "test_labels"),
-    "cifar10": ("archive",),
-    "penn_treebank": ("archive",),
-}
-#: Outputs written under ``resources/data/<id>/`` per kind.
-KIND_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "uci": ("data.pt", "targets.pt"),
-    "fashion_mnist": ("data.pt", "targets.pt"),
-    "cifar10": ("data.pt", "targets.pt"),
-    "penn_treebank": ("data.pt", "targets.pt", "vocab.txt"),
-}
 DEFAULT_SOURCES = "config/sources.yaml"
 RAW_ROOT = "resources/raw"
 DATA_ROOT = "resources/data"
@@ -94,7 +81,7 @@ class DatasetSource:
 
     def outputs(self, data_root: str | os.PathLike = DATA_ROOT) -> list[Path]:
         """The preprocessed files this dataset produces."""
-        return [Path(data_root) / self.id / name for name in KIND_OUTPUTS[self.kind]]
+        return [Path(data_root) / self.id / name for name in KINDS[self.kind].outputs]
 
 
 def source_document(source: DatasetSource) -> dict[str, Any]:
@@ -172,15 +159,15 @@ def parse_sources(document: Any, path: str = DEFAULT_SOURCES) -> dict[str, Datas
         if not isinstance(spec, dict):
             raise _fail(path, where, "must be a mapping with kind, files and options")
         kind = spec.get("kind")
-        if kind not in KIND_FILES:
-            raise _fail(path, f"{where}.kind", f"{kind!r} is not one of {sorted(KIND_FILES)}")
+        if kind not in KINDS:
+            raise _fail(path, f"{where}.kind", f"{kind!r} is not one of {sorted(KINDS)}")
         files = spec.get("files")
         if not isinstance(files, dict):
             raise _fail(path, f"{where}.files", "must be a mapping of file keys to entries")
-        needed = set(KIND_FILES[kind])
+        needed = set(KINDS[kind].files)
         if set(files) != needed:
             raise _fail(path, f"{where}.files", f"kind {kind} needs exactly the keys {sorted(needed)}")
-        parsed = {key: parse_raw_file(path, dataset, key, files[key]) for key in KIND_FILES[kind]}
+        parsed = {key: parse_raw_file(path, dataset, key, files[key]) for key in KINDS[kind].files}
         raws = [f.raw for f in parsed.values()]
         if len(set(raws)) != len(raws):
             raise _fail(path, f"{where}.files", "two files share the same 'raw' name")
