@@ -54,21 +54,27 @@ def compare(results: Path, reference: Path = REFERENCE) -> list[str]:
         problems.append(f"files differ: only reference {sorted(set(expected) - set(produced))}, "
                         f"only new {sorted(set(produced) - set(expected))}")  # fmt: skip
     for relative in sorted(set(expected) & set(produced)):
-        want, got = _read(reference / relative), _read(results / relative)
-        if list(want.columns) != list(got.columns) or len(want) != len(got):
-            problems.append(f"{relative}: columns/rows {list(got.columns)} x {len(got)}, "
-                            f"expected {list(want.columns)} x {len(want)}")  # fmt: skip
-            continue
         exact = relative.parts[0] == "scalars"
-        for column in want.columns:
-            a, b = want[column], got[column]
-            if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
-                x, y = a.to_numpy(float), b.to_numpy(float)
-                same = np.array_equal(x, y, equal_nan=True) if exact else np.allclose(
-                    x, y, rtol=1e-9, atol=1e-12, equal_nan=True
-                )
+        differences = frame_differences(_read(reference / relative), _read(results / relative), exact)
+        problems += [f"{relative}: {difference}" for difference in differences]
+    return problems
+
+
+def frame_differences(want: pd.DataFrame, got: pd.DataFrame, exact: bool) -> list[str]:
+    """What differs between two tables: shape, or each column (numbers exactly or to 1e-9, text exactly)."""
+    if list(want.columns) != list(got.columns) or len(want) != len(got):
+        return [f"columns/rows {list(got.columns)} x {len(got)}, expected {list(want.columns)} x {len(want)}"]
+    problems = []
+    for column in want.columns:
+        a, b = want[column], got[column]
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            x, y = a.to_numpy(float), b.to_numpy(float)
+            if exact:
+                same = np.array_equal(x, y, equal_nan=True)
             else:
-                same = a.astype(str).tolist() == b.astype(str).tolist()
-            if not same:
-                problems.append(f"{relative}: column {column!r} differs")
+                same = np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True)
+        else:
+            same = a.astype(str).tolist() == b.astype(str).tolist()
+        if not same:
+            problems.append(f"column {column!r} differs")
     return problems

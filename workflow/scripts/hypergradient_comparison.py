@@ -1,7 +1,7 @@
 """Rule `hypergradient_comparison`: Neumann vs exact first-step hypergradients per (T, i, seed),
 written as one long table (T, i, seed, hyperparameter, neumann, exact) for the Hypergradients_* figures."""
 
-from onepass.io_utils import atomic_write_text
+from onepass.analysis.loading import atomic_write_csv
 from onepass.pipeline.rule_script import run_rule
 from onepass.studies.hypergradient_comparison import comparison_table
 
@@ -15,7 +15,7 @@ def work(smk) -> str:
         seeds=list(settings["seeds"]),
         data_dir=settings["data_dir"],
     )
-    atomic_write_text(smk.output[0], table.to_csv(index=False))
+    atomic_write_csv(table, smk.output[0])
     return f"wrote {smk.output[0]} ({len(table)} rows)"
 
 
