@@ -30,13 +30,25 @@ install: $(PY)
 reproduce: $(PY)
 	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) $(MIRROR_ARG) $(SNAKEMAKE_ARGS)
 
-# The reproduction shipped in docs/reproduction/ (UCI Energy at the paper's size, every UCI set at
-# 10 seeds; about an hour on 2 cores): run it, then render its tables and figures into docs/.
+# The reproductions shipped in docs/reproduction/, one config each, rendered into docs/ when done:
+#   make reproduction                          config/reproduction.yaml: UCI Energy at the paper's size
+#                                              and every UCI set at 10 seeds (about 1 hour on 2 cores)
+#   make reproduction REPRODUCTION=kin8nm      config/reproduction_kin8nm.yaml (about 2 hours; also power,
+#                                              figures: the proof of concept, hypergradients, sensitivity)
+# Interrupted? Run the same command again: Snakemake resumes from the finished chunks. Each start
+# appends the commit it runs to results/reproduction_<name>.commits; the manifest lists them all.
+REPRODUCTION ?=
+REPRODUCTION_CONFIG := config/reproduction$(if $(REPRODUCTION),_$(REPRODUCTION),).yaml
+REPRODUCTION_MANIFEST := manifest$(if $(REPRODUCTION),_$(REPRODUCTION),).json
+REPRODUCTION_COMMITS := results/reproduction$(if $(REPRODUCTION),_$(REPRODUCTION),).commits
 reproduction: $(PY)
+	@test -f $(REPRODUCTION_CONFIG) || { echo "error: $(REPRODUCTION_CONFIG) does not exist (REPRODUCTION=$(REPRODUCTION)); see config/reproduction_*.yaml" >&2; exit 2; }
+	@git rev-parse HEAD >> $(REPRODUCTION_COMMITS)
 	@start=$$(date +%s); \
-	$(SNAKEMAKE) --cores $(CORES) --configfile config/reproduction.yaml $(MIRROR_ARG) $(SNAKEMAKE_ARGS) && \
-	$(PY) -m onepass.pipeline.reproduction --config config/reproduction.yaml --results results \
-		--out docs/reproduction --command "make reproduction CORES=$(CORES)" \
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(REPRODUCTION_CONFIG) $(MIRROR_ARG) $(SNAKEMAKE_ARGS) && \
+	$(PY) -m onepass.pipeline.reproduction --config $(REPRODUCTION_CONFIG) --results results \
+		--out docs/reproduction --manifest $(REPRODUCTION_MANIFEST) --run-commits-file $(REPRODUCTION_COMMITS) \
+		--command "make reproduction$(if $(REPRODUCTION), REPRODUCTION=$(REPRODUCTION),) CORES=$(CORES)" \
 		--wall-seconds $$(( $$(date +%s) - start )) --cores $$(nproc)
 
 test: $(PY)

@@ -69,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads for torch (default: torch's choice; 1 is fastest for the small UCI models)",
+        metavar="N",
+        help="CPU threads for torch. Default: $OMP_NUM_THREADS when set (Snakemake and SLURM jobs set it), "
+        "else 1: the paper's small models run fastest on one thread, and several runs side by side on "
+        "all cores each are 3-5x slower. 0: torch's own choice (every core), for large models run alone",
     )
     train.add_argument(
         "--checkpoint-every",

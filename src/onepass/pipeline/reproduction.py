@@ -70,16 +70,50 @@ def _bold(text: str, bold: bool) -> str:
     return f"**{text}**" if bold and text != "---" else text
 
 
-def figure_inputs(results: Path, experiments: Sequence[str]) -> dict[str, list[str]]:
-    """The named inputs a figure of these experiments reads (as the figure rule passes them)."""
-    return {
-        "final": [str(results / "scalars" / f"{e}_final.csv") for e in experiments],
-        "scalars": [str(results / "scalars" / f"{e}.parquet") for e in experiments],
-    }
+#: Figure kinds whose per-step inputs are small enough to ship: kind -> (trajectory option and its
+#: default, the tags it reads). The proof of concept draws 20 trajectories of 50 runs.
+SHIPPED_SCALARS = {
+    "ProofOfConcept": ("trajectory_algorithm", "Ours_LR", ("Hyperparameter/Lr", "Hyperparameter/Weight_Decay")),
+}
 
 
-def export(config: Mapping[str, Any], results: Path, out: Path, manifest: Mapping[str, Any]) -> list[Path]:
-    """Write the tables, PNG figures, final values and manifest of ``config`` into ``out``."""
+def planner_for(config: Mapping[str, Any], catalog: Mapping[str, Any] | None = None) -> Any:
+    """The figure rule's input wiring for ``config``, with grid experiments expanded as the Snakefile does.
+
+    Rendering and the tests then ask for exactly the files and grid cells the pipeline's figure
+    jobs used, instead of re-deriving them (a grid study reads one final CSV per cell).
+    """
+    from ..analysis.targets import Planner
+    from .checks import load_catalog
+    from .plan import build_plan
+
+    if catalog is None:
+        path = config.get("catalog") or "config/datasets.yaml"
+        catalog = load_catalog(Path(path), str(path))
+    plan, names = build_plan(dict(config), dict(catalog))
+    return Planner(config, experiment_names=lambda e: names.get(e, [e]),
+                   experiment_cell=lambda e: plan[e]["cell"] if e in plan else {})  # fmt: skip
+
+
+def in_results(paths: Mapping[str, list[str]], results: Path) -> dict[str, list[str]]:
+    """The planner's ``results/...`` paths under another results folder."""
+    return {key: [str(results / Path(p).relative_to("results")) for p in files] for key, files in paths.items()}
+
+
+def export(
+    config: Mapping[str, Any],
+    results: Path,
+    out: Path,
+    manifest: Mapping[str, Any],
+    manifest_name: str = "manifest.json",
+) -> list[Path]:
+    """Write the tables, PNG figures, final values and manifest of ``config`` into ``out``.
+
+    Several reproductions share ``out`` (one config per dataset or study, each run when its CPU
+    hours are available), so each writes only its own files and its own ``manifest_name``. A grid
+    experiment's cells ship as one ``<experiment>_final.csv`` (its ``experiment`` column names the
+    cell); a hypergradient comparison ships its table as ``<experiment>.csv``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,6 +122,7 @@ def export(config: Mapping[str, Any], results: Path, out: Path, manifest: Mappin
     out.mkdir(parents=True, exist_ok=True)
     written = []
     experiments_config = dict(config.get("experiments") or {})
+    planner = planner_for(config)
     for name in config.get("tables") or {}:
         stats = read_table_stats(results / "tables" / f"{name}.csv")
         for suffix in (".csv", ".tex"):
@@ -97,17 +132,42 @@ def export(config: Mapping[str, Any], results: Path, out: Path, manifest: Mappin
         written.append(out / f"{name}.md")
     for name, spec in (config.get("figures") or {}).items():
         options = dict(spec)
-        inputs = figure_inputs(results, options["experiments"])
+        inputs = in_results(planner.figure_inputs(name), results)
         build_figure(options["kind"], name, options, inputs, out / f"{name}.png", out / f"{name}.csv",
-                     experiments_config=experiments_config)  # fmt: skip
+                     experiments_config=experiments_config, cells=planner.figure_cells(name))  # fmt: skip
         written += [out / f"{name}.png", out / f"{name}.csv"]
+        if options["kind"] in SHIPPED_SCALARS:
+            written.append(_ship_scalars(options, inputs["scalars"], out))
     for experiment, entry in experiments_config.items():
-        if isinstance(entry, Mapping) and entry.get("kind", "train") == "train":
-            shutil.copyfile(results / "scalars" / f"{experiment}_final.csv", out / f"{experiment}_final.csv")
+        kind = entry.get("kind", "train") if isinstance(entry, Mapping) else None
+        if kind == "train":
+            cells = planner.expand([experiment])
+            if cells == [experiment]:
+                shutil.copyfile(results / "scalars" / f"{experiment}_final.csv", out / f"{experiment}_final.csv")
+            else:
+                finals = [pd.read_csv(results / "scalars" / f"{cell}_final.csv") for cell in cells]
+                merged = pd.concat(finals, ignore_index=True).to_csv(index=False)
+                atomic_write_text(out / f"{experiment}_final.csv", merged)
             written.append(out / f"{experiment}_final.csv")
-    atomic_write_text(out / "manifest.json", json.dumps(dict(manifest), indent=1) + "\n")
-    written.append(out / "manifest.json")
+        elif kind == "hypergradient_comparison":
+            shutil.copyfile(results / "hypergradients" / f"{experiment}.csv", out / f"{experiment}.csv")
+            written.append(out / f"{experiment}.csv")
+    atomic_write_text(out / manifest_name, json.dumps(dict(manifest), indent=1) + "\n")
+    written.append(out / manifest_name)
     return written
+
+
+def _ship_scalars(options: Mapping[str, Any], paths: Sequence[str], out: Path) -> Path:
+    """The few per-step rows a figure such as the proof of concept reads (its trajectories)."""
+    from ..analysis.loading import read_scalars_many
+
+    option, default, tags = SHIPPED_SCALARS[options["kind"]]
+    frame = read_scalars_many(paths, tags=list(tags), algorithms=[str(options.get(option, default))])
+    target = out / f"{options['experiments'][0]}_scalars.parquet"
+    tmp = target.with_name(target.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(target)
+    return target
 
 
 def describe_environment(repository: Path) -> dict[str, Any]:
@@ -130,6 +190,14 @@ def describe_environment(repository: Path) -> dict[str, Any]:
     }
 
 
+def run_commits(given: Sequence[str], commits_file: str | None) -> list[str]:
+    """The commits the training ran on, first-seen order, without repeats (a resume adds one)."""
+    commits = list(given)
+    if commits_file is not None and Path(commits_file).is_file():
+        commits += [line.split()[0] for line in Path(commits_file).read_text().splitlines() if line.strip()]
+    return list(dict.fromkeys(commits))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m onepass.pipeline.reproduction", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="the pipeline config that was run")
@@ -139,6 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--command", default=None, help="the command that ran it (recorded)")
     parser.add_argument("--wall-seconds", type=float, default=None, help="how long it ran (recorded)")
     parser.add_argument("--cores", type=int, default=None, help="CPU cores it used (recorded)")
+    parser.add_argument("--manifest", default="manifest.json", help="the manifest's file name in --out")
+    parser.add_argument(
+        "--run-commits-file",
+        default=None,
+        help="a file of commits, one per line, that the runs started on (a resumed run spans several)",
+    )
+    parser.add_argument("--run-commit", action="append", default=[], help="a commit the runs used (repeatable)")
     args = parser.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text())
     manifest = {
@@ -147,8 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": args.command,
         "wall_seconds": args.wall_seconds,
         "cores": args.cores,
+        "run_commits": run_commits(args.run_commit, args.run_commits_file),
     }
-    for path in export(config, Path(args.results), Path(args.out), manifest):
+    for path in export(config, Path(args.results), Path(args.out), manifest, args.manifest):
         print(path)
     return 0
 
