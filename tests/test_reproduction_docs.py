@@ -193,3 +193,34 @@ def test_reproduction_configs_keep_the_papers_settings(config):
                 differ = {k for k in set(spec) | set(reference) if spec.get(k) != reference.get(k)}
                 # presentation only: bold cells, the LR figure's sample run, no BayesOpt curve (not run)
                 assert differ <= {"bold", "seed", "bayesopt"}, (config.name, name, differ)
+
+
+def test_readme_shows_table_1_as_the_comparison_computes_it():
+    comparison = paper_comparison.compare(paper_comparison.load_paper(DOCS / "paper_table1.yaml"), DOCS)
+    assert paper_comparison.summary_table(comparison) in (REPO / "README.md").read_text()
+    assert "docs/reproduction/README.md#reproduction-status" in (REPO / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "printed, expected",
+    [("21±2", (21.0, 2.0)), ("6.70±0.06", (6.7, 0.06)), ("0.120", (0.12, None)), (" 1e-3 ", (1e-3, None))],
+)
+def test_printed_cells_parse(printed, expected):
+    assert paper_comparison.parse_printed(printed, "cell") == expected
+
+
+@pytest.mark.parametrize("printed", ["21 pm 2", "", "±2", "1±"])
+def test_a_cell_that_is_not_a_number_names_where_it_is(printed):
+    with pytest.raises(paper_comparison.PaperComparisonError, match="datasets.x: .* is not a number"):
+        paper_comparison.parse_printed(printed, "datasets.x")
+
+
+def test_gap_is_the_difference_over_the_combined_standard_error(tmp_path):
+    table = read_table_stats(DOCS / "AverageResults_uci_energy.csv")
+    table.to_csv(tmp_path / "AverageResults_d.csv", index=False)
+    paper = {"datasets": {"d": {"label": "D", "rows": {"Random": {"mean": "20±1.5", "median": "8", "best": "0.1"}}}}}
+    rows = paper_comparison.compare(paper, tmp_path).set_index("statistic")
+    ours = table.set_index("label").loc["Random"]
+    assert rows.at["mean", "difference_in_se"] == pytest.approx((ours["mean"] - 20) / math.hypot(ours["mean_err"], 1.5))
+    assert math.isnan(rows.at["median", "difference_in_se"])  # the paper printed no error for it
+    assert rows.at["best", "ours"] == ours["best"] and math.isnan(rows.at["best", "combined_se"])

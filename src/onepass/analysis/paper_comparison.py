@@ -160,6 +160,29 @@ def markdown(comparison: pd.DataFrame, paper: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def summary_table(comparison: pd.DataFrame) -> str:
+    """The README's compact Table 1: per dataset, "mean / median" as the paper prints them and ours.
+
+    A cell of ours is marked † where its mean or median lies more than ``FLAG_AT`` combined
+    standard errors from the paper's; the full comparison with every gap is the Markdown file.
+    """
+    datasets = list(dict.fromkeys(comparison["dataset"]))
+    labels = {d: comparison.loc[comparison["dataset"] == d, "dataset_label"].iloc[0] for d in datasets}
+    header = "| algorithm | " + " | ".join(f"{labels[d]}: paper | ours" for d in datasets) + " |"
+    lines = [header, "|---" * (1 + 2 * len(datasets)) + "|"]
+    for algorithm in dict.fromkeys(comparison["algorithm"]):
+        cells = [algorithm]
+        for dataset in datasets:
+            rows = comparison[(comparison["dataset"] == dataset) & (comparison["algorithm"] == algorithm)]
+            by = rows.set_index("statistic")
+            cells.append(" / ".join(t for t in (by.at["mean", "paper_text"], by.at["median", "paper_text"]) if t))
+            ours = " / ".join(t for t in (by.at["mean", "ours_text"], by.at["median", "ours_text"]) if t)
+            flagged = (by.loc[["mean", "median"], "difference_in_se"].abs() > FLAG_AT).any()
+            cells.append((ours + (" †" if flagged else "")) if ours else "not run yet")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write(paper_path: Path, tables: Path, out_stem: Path) -> tuple[Path, Path]:
     """Write ``out_stem``.md and .csv (atomically)."""
     paper = load_paper(paper_path)
