@@ -55,10 +55,12 @@ rule figure:
     params:
         kind=lambda wildcards: ANALYSIS.figure_spec(wildcards.name)["kind"],
         options=lambda wildcards: dict(ANALYSIS.figure_spec(wildcards.name)),
-        experiments_config=lambda wildcards: dict(config.get("experiments") or {}),
+        experiments_config=lambda wildcards: ANALYSIS.experiments_config_of("figures", wildcards.name),
         cells=lambda wildcards: ANALYSIS.figure_cells(wildcards.name),
         caption=lambda wildcards: _figure_caption(
-            wildcards.name, ANALYSIS.figure_spec(wildcards.name), config.get("experiments") or {}
+            wildcards.name,
+            ANALYSIS.figure_spec(wildcards.name),
+            ANALYSIS.experiments_config_of("figures", wildcards.name),
         ),
     wildcard_constraints:
         name=ANALYSIS.name_pattern("figures"),

@@ -164,7 +164,9 @@ rule ray_table:
         "logs/tables/{name}.log",
     params:
         options=lambda wildcards: HPO_RAY_TABLES[wildcards.name],
-        experiments_config=lambda wildcards: config.get("experiments") or {},
+        experiments_config=lambda wildcards: {
+            e: (config.get("experiments") or {})[e] for e in HPO_RAY_TABLES[wildcards.name]["experiments"]
+        },
     conda:
         "../environment.yml"
     script:

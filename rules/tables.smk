@@ -31,10 +31,12 @@ rule table:
     params:
         kind=lambda wildcards: ANALYSIS.table_spec(wildcards.name)["kind"],
         options=lambda wildcards: dict(ANALYSIS.table_spec(wildcards.name)),
-        experiments_config=lambda wildcards: dict(config.get("experiments") or {}),
+        experiments_config=lambda wildcards: ANALYSIS.experiments_config_of("tables", wildcards.name),
         skip=lambda wildcards: ANALYSIS.table_skipped(wildcards.name),
         caption=lambda wildcards: _table_caption(
-            wildcards.name, ANALYSIS.table_spec(wildcards.name), config.get("experiments") or {}
+            wildcards.name,
+            ANALYSIS.table_spec(wildcards.name),
+            ANALYSIS.experiments_config_of("tables", wildcards.name),
         ),
     wildcard_constraints:
         name=ANALYSIS.name_pattern("tables"),

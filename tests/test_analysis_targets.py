@@ -94,3 +94,15 @@ def test_divergence_summary(tmp_path):
     path.write_text("algorithm,value,n_runs,n_diverged\nA,1,10,2\nA,2,10,2\nB,1,5,0\n")
     assert divergence_summary(str(path)) == "2 of 15"
     assert divergence_summary(str(tmp_path / "missing.csv")) == "n/a"
+
+
+def test_each_target_is_given_only_the_experiments_it_reads():
+    """A figure/table job's params hold only its own experiments, so an unrelated edit reruns nothing."""
+    planner = Planner(CONFIG)
+    assert list(planner.experiments_config_of("figures", "CDF_uci_energy")) == ["uci_energy"]
+    assert list(planner.experiments_config_of("figures", "Sens")) == ["Sensitivity"]
+    assert set(planner.experiments_config_of("tables", "T")) == {"uci_energy", "BayesOpt_uci_energy"}
+    one_cell = {**CONFIG, "figures": {"C": {"kind": "CDF", "experiments": ["Sensitivity_T1_i1"]}}}
+    assert list(Planner(one_cell).experiments_config_of("figures", "C")) == ["Sensitivity"]
+    edited = {**CONFIG, "experiments": {**CONFIG["experiments"], "other": {"dataset": "uci_yacht"}}}
+    assert Planner(edited).experiments_config_of("tables", "E") == planner.experiments_config_of("tables", "E")

@@ -78,6 +78,14 @@ def test_test_config_end_to_end(repo_root, snakemake_cmd, tmp_path):
     again = run_snakemake(snakemake_cmd, args, cwd=tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
 
+    # an unrelated experiment added to the finished run plans its own jobs and no figure or table:
+    # each analysis job's params hold only the experiments it reads (Snakemake reruns on params)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("experiments:\n  unrelated_extra: {dataset: uci_yacht, algorithms: [Random], seeds: 1}\n")
+    plan = run_snakemake(snakemake_cmd, [*args, str(extra), "-n", "--quiet", "rules"], cwd=tmp_path)
+    counts = job_counts(plan.stdout + plan.stderr)
+    assert counts.get("train") == 1 and "figure" not in counts and "table" not in counts, counts
+
 
 def _training_pids(out_fragment: str, cwd: Path) -> list[int]:
     """PIDs of `onepass train` processes run in `cwd` writing to `out_fragment` (this test's only)."""

@@ -62,6 +62,27 @@ class Planner:
             raise ValueError(f"config {section}.{name}: missing, or without 'kind'")
         return spec
 
+    def experiments_config_of(self, section: str, name: str) -> dict[str, Any]:
+        """The ``experiments`` entries one figure or table reads (it names them, or a cell of them).
+
+        Passed to the job as a param instead of the whole section: Snakemake reruns a job whose
+        params change, so editing or adding an unrelated experiment must not touch this target.
+        """
+        spec = self.spec(section, name)
+        named: set[str] = set()
+        for key in ("experiments", "bayesopt"):
+            named.update(str(e) for e in spec.get(key) or [])
+        for parent, merged in (spec.get("merge") or {}).items():
+            named.add(str(parent))
+            named.update(str(e) for e in merged or [])
+        if section == "figures" and spec.get("bayesopt") is None:
+            named.update(self.bayesopt_experiments(name))
+        return {
+            key: entry
+            for key, entry in self.experiments.items()
+            if any(e == key or e.startswith(f"{key}_") for e in named)
+        }
+
     def expand(self, experiments: Sequence[str]) -> list[str]:
         """Grid experiments become their cells; plain ones stay."""
         out: list[str] = []
