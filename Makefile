@@ -1,7 +1,7 @@
 # The two commands of the README: `make reproduce` and `make test`. Both create .venv if missing.
 #   make reproduce DATA_MIRROR=/path/to/mirror      # raw files from a local copy (UCI ships in data/)
 #   make reproduce CONFIG=config/paper.yaml CORES=all
-# Other targets: venv, install, reproduction (rebuild docs/reproduction), lint, bench, dryrun, rulegraph.
+# Other targets: venv, install, test-fast, reproduction (rebuild docs/reproduction), lint, bench, dryrun, rulegraph.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +14,7 @@ SNAKEMAKE_ARGS ?=
 
 MIRROR_ARG := $(if $(DATA_MIRROR),--config data_mirror=$(abspath $(DATA_MIRROR)),)
 
-.PHONY: venv install test reproduce reproduction lint bench dryrun rulegraph
+.PHONY: venv install test test-fast reproduce reproduction lint bench dryrun rulegraph
 
 # Created only when missing; `make install` re-installs into an existing one.
 $(PY):
@@ -51,8 +51,13 @@ reproduction: $(PY)
 		--command "make reproduction$(if $(REPRODUCTION), REPRODUCTION=$(REPRODUCTION),) CORES=$(CORES)" \
 		--wall-seconds $$(( $$(date +%s) - start )) --cores $$(nproc)
 
+# `make test` (what CI runs) is the whole suite; `make test-fast` leaves out the end-to-end runs marked
+# slow (Snakemake workflows, resumes, SLURM), for quick checks while developing.
 test: $(PY)
 	$(PY) -m pytest
+
+test-fast: $(PY)
+	$(PY) -m pytest -m "not slow and not cluster"
 
 lint: $(PY)
 	$(VENV)/bin/ruff check .
