@@ -32,7 +32,7 @@ def workflow_path(path):
     return Path(workflow.basedir) / candidate
 
 
-# ---- helpers for the rule files (figures.smk and tables.smk use the first four) ------------------
+# ---- helpers for the rule files (figures.smk and tables.smk use experiment_names/experiment_cell) --
 
 
 def experiment_names(experiment):
@@ -43,16 +43,6 @@ def experiment_names(experiment):
 def experiment_cell(sub_experiment):
     """The grid values of a sub-experiment ({} for a plain experiment), e.g. for heatmap axes."""
     return PLAN[sub_experiment]["cell"] if sub_experiment in PLAN else {}
-
-
-def scalars_files(experiment):
-    """Aggregated long tables of an experiment (one per grid cell)."""
-    return [f"results/scalars/{name}.parquet" for name in experiment_names(experiment)]
-
-
-def final_files(experiment):
-    """Per-run final CSVs of an experiment (one per grid cell)."""
-    return [f"results/scalars/{name}_final.csv" for name in experiment_names(experiment)]
 
 
 def chunk_outputs(sub_experiment):

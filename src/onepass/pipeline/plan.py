@@ -1,7 +1,7 @@
 """The experiment plan: training experiments expanded into sub-experiments, algorithms and chunks.
 
 Computed once, eagerly, into plain dicts: the whole paper (config/paper.yaml) expands to about
-1,500 jobs and the rules' input functions are single dict look-ups, so a dry run stays within
+1,800 jobs and the rules' input functions are single dict look-ups, so a dry run stays within
 seconds.
 """
 
