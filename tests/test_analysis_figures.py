@@ -300,3 +300,21 @@ def test_all_diverged_figures_still_say_so():
         labels = [text.get_text() for text in legend.get_texts()]
         assert any(label.startswith("Random") and "(3/3 div.)" in label for label in labels), labels
         assert any("(2/2 div.)" in label for label in labels), labels
+
+
+def test_sensitivity_heatmap_title_says_how_many_seeds_each_cell_has():
+    """A reduced run (20 of the paper's 100 seeds) is labelled on the figure itself."""
+    import pandas as pd
+
+    from onepass.analysis.figures.sensitivity import sensitivity_figure
+
+    rows = [
+        {"experiment": f"Sensitivity_T{T}_i1", "algorithm": alg, "seed": seed, "status": "ok",
+         "Unnormalised_Loss/Test": 1.0 + seed + T}  # fmt: skip
+        for T in (1, 2)
+        for alg, seeds in (("Ours_LR_Momentum", 3), ("Random", 3 if T == 2 else 0))
+        for seed in range(seeds)
+    ]
+    fig, _ = sensitivity_figure(pd.DataFrame(rows), "Ours_LR_Momentum", "Unnormalised_Loss/Test", reference_cell=(2, 1))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(title.endswith("3 seeds per cell") for title in titles), titles
