@@ -50,4 +50,5 @@ def test_kernels_get_the_state_explicitly_and_never_the_optimiser():
 
     source = inspect.getsource(methods)
     assert "from .optimiser" not in source and "import optimiser" not in source  # not even for type hints
-    assert "._" not in source.replace("torch._foreach", "").replace("self._segment", "")  # no private member of another object
+    own = source.replace("torch._foreach", "").replace("self._segment", "")
+    assert "._" not in own  # no private member of another object

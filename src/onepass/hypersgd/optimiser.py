@@ -189,7 +189,8 @@ class HyperSGD(torch.optim.Optimizer):
             f"lr_clip={self.lr_clip}, grad_clip_norm={self.grad_clip_norm}"
         )
         values = ", ".join(f"{k}={v:.4g}" for k, v in self.hyperparameters.items())
-        return f"HyperSGD({settings};\n    now {values}; {len(self.params)} tensors, {sum(p.numel() for p in self.params)} weights)"
+        size = f"{len(self.params)} tensors, {sum(p.numel() for p in self.params)} weights"
+        return f"HyperSGD({settings};\n    now {values}; {size})"
 
     # ------------------------------------------------------------------ hyperparameter views
     def raw_tensors(self) -> list[torch.Tensor]:

@@ -27,7 +27,8 @@ def _shapes(value: Any) -> list[tuple[int, ...]]:
 
 def _counter(state: dict[str, Any], key: str, low: int, high: int | None) -> None:
     value = state[key]
-    if not (isinstance(value, int) and not isinstance(value, bool)) or value < low or (high is not None and value >= high):
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if not is_int or value < low or (high is not None and value >= high):
         bound = f"[{low}, {high})" if high is not None else f">= {low}"
         raise ValueError(f"HyperSGD.load_state_dict: {key}={value!r} is out of range {bound} for this optimiser")
 
@@ -65,7 +66,9 @@ def validate(
         if not ok:
             raise ValueError(f"{where}: the tuned {name!r} has other shapes than this optimiser's (per_parameter_lr?)")
     if set(state["fixed"]) != set(fixed_names):
-        raise ValueError(f"{where}: the state fixes {sorted(state['fixed'])}, this optimiser fixes {sorted(fixed_names)}")
+        raise ValueError(
+            f"{where}: the state fixes {sorted(state['fixed'])}, this optimiser fixes {sorted(fixed_names)}"
+        )
     buffers = state["buffers"]
     if buffers is not None:
         try:
