@@ -179,7 +179,7 @@ class HyperSGD(torch.optim.Optimizer):
         by_id = {id(p): n for n, p in self.model.named_parameters()}
         self.names.extend(by_id[id(p)] for p in params)
         if self.buffers is not None:
-            self.buffers.extend(torch.zeros_like(p) for p in params)
+            self.buffers = [*self.buffers, *(torch.zeros_like(p) for p in params)]
         self._index_parameters()
 
     def __repr__(self) -> str:
@@ -357,7 +357,7 @@ class HyperSGD(torch.optim.Optimizer):
         loss = None if out.loss is None else out.loss.detach()
         if out.hypergradient is None:
             return StepResult(loss, hyperparameter_step=False)
-        grads = out.hypergradient
+        grads = [g.to(r.dtype) for g, r in zip(out.hypergradient, self.raw_tensors())]  # half -> float32
         by_name = self._by_name(grads)
         checked = [g.detach() for g in grads] + [t.detach() for t in (out.loss, out.validation_loss) if t is not None]
         finite = bool(torch.stack([torch.isfinite(t).all() for t in checked]).all())
