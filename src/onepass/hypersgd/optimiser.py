@@ -388,6 +388,9 @@ class HyperSGD(torch.optim.Optimizer):
                 "load_state_dict(assign=True) or a new module are not the ones HyperSGD updates: build a "
                 "new HyperSGD, or train added ones with opt.add_param_group({'params': ...})"
             )
+        edited = {k: g[k] for g in self.param_groups for k, v in self._written.items() if g[k] != v}
+        if edited:
+            self.set_hyperparameters(**edited)
         first = self.params[0]
         if first.dtype != self._dtype or first.device != self._device:
             self._follow_parameters()
@@ -422,8 +425,10 @@ class HyperSGD(torch.optim.Optimizer):
                 else:
                     cache[name] = float(from_raw(name, value))
         self._natural = cache
-        for key, value in cache.items():  # what tools that read param_groups (loggers) see
-            self.param_groups[0][key] = value if not isinstance(value, list) else self.hyperparameters[key]
+        # What tools that read param_groups (loggers) see; an edit there (an LR scheduler) is applied.
+        self._written = {k: (v if not isinstance(v, list) else self.hyperparameters[k]) for k, v in cache.items()}
+        for group in self.param_groups:
+            group.update(self._written)
 
     def _natural_graph(self) -> dict[str, Any]:
         """Natural values as functions of the raw tensors, for differentiated steps."""
