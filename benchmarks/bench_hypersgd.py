@@ -5,8 +5,9 @@ fixed batches for a few windows (T = 10, i = 5, the paper's settings): ``torch.o
 with the default method and with ``method="exact"``. Reported per model: mean seconds per step over
 whole windows, peak memory above the model and data, and both as ratios to SGD measured in the same
 run. Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU; on a CPU it is the peak resident
-set size of a fresh process per measurement (``ru_maxrss``) above its size after the setup. The Hessian-vector product's cost is the extra time of a window over T SGD steps,
-divided by ``i - 1``, in units of one SGD step.
+set size of a fresh process per measurement (``ru_maxrss``) above its size after the setup. The
+Hessian-vector product's cost is the extra time of a window over T SGD steps, divided by ``i - 1``,
+in units of one SGD step (an upper bound: the window's validation gradient is in it too).
 
     python benchmarks/bench_hypersgd.py --device cuda --out bench_hypersgd.md
 """
@@ -159,7 +160,8 @@ def main() -> None:
     if args.one:
         one(*args.one, args)
         return
-    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
+    cuda = args.device.startswith("cuda")
+    name = torch.cuda.get_device_name() if cuda else f"CPU ({torch.get_num_threads()} threads)"
     rows = [
         f"Device: {name}; torch {torch.__version__}; batch {args.batch_size}; T={T}, i={LOOKBACK}; "
         f"{args.windows} windows after one warm-up window.",
@@ -168,7 +170,7 @@ def main() -> None:
         "| exact: peak memory x SGD | one HVP, in SGD steps |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, (build, make_batch) in problems(args.device).items():
+    for label in problems(args.device):
         results = {k: measure_in_process(k, label, args) for k in ("sgd", "neumann", "exact")}
         sgd_s, sgd_m = results["sgd"]
         cells = [label, f"{sgd_s * 1e3:.2f}"]
