@@ -4,9 +4,11 @@ A kernel is functional, as ``torch.optim.SGD`` delegates to ``_single_tensor_sgd
 optimiser's state explicitly in a :class:`StepState` (weights, momentum buffers, natural
 hyperparameters, raw hyperparameter tensors, a way to evaluate a closure at other weights) and
 returns a :class:`KernelOutput` (the training loss, the new momentum buffers, the raw-space
-hypergradient when the step ends a window). Like ``torch.optim``'s kernels it updates the weight
-tensors it is given in place; it never touches the optimiser object, its hyperparameters or its
-Adam state: :class:`HyperSGD` applies the hypergradient, clamps lr and reports.
+hypergradient when the step ends a window). Hyperparameters are per param group: every group has
+its own values, and the hypergradient holds one entry per tuned raw tensor of each group. Like
+``torch.optim``'s kernels it updates the weight tensors it is given in place; it never touches the
+optimiser object, its hyperparameters or its Adam state: :class:`HyperSGD` applies the
+hypergradient, clamps lr and reports.
 
 * :class:`NeumannMethod` (``"neumann"``, the paper): the last step of each window is recorded with a
   graph; implicit function theorem with a ``lookback``-term Neumann series.
@@ -39,7 +41,7 @@ from .hypergradients import (
     sgd_update_vjp,
 )
 from .transforms import natural_per_raw
-from .updates import sgd_update_
+from .updates import grouped_sgd_update_
 
 __all__ = ["METHODS", "HypergradientMethod", "KernelOutput", "StepResult", "StepState", "plain_step"]
 
@@ -58,18 +60,20 @@ class StepResult:
 class StepState:
     """The optimiser's state a kernel reads, passed explicitly (``torch.optim``'s functional style).
 
-    ``params`` and the tensors in ``buffers`` may be updated in place by :func:`sgd_update_`; nothing
-    else is written. ``evaluate(closure, weights)`` is the closure's loss with ``weights`` swapped
-    into the model (on the differentiation-friendly kernels: math attention, no cuDNN RNN).
+    ``params`` and the tensors in ``buffers`` may be updated in place by :func:`grouped_sgd_update_`;
+    nothing else is written. Param group ``i`` is ``params[groups[i]]``, with values ``natural[i]``.
+    ``evaluate(closure, weights)`` is the closure's loss with ``weights`` swapped into the model (on
+    the differentiation-friendly kernels: math attention, no cuDNN RNN).
     """
 
     model: nn.Module
     params: list[torch.Tensor]
     buffers: list[torch.Tensor] | None
-    natural: dict[str, Any]  # cached natural values: floats, or a list of tensors for a per-parameter lr
-    natural_graph: Callable[[], dict[str, Any]]  # natural values as functions of the raw tensors
-    raw: list[torch.Tensor]  # the tuned raw tensors, in the order of ``tune``
-    tune: tuple[str, ...]
+    groups: list[slice]  # each param group's slice of ``params`` (and of ``buffers``)
+    natural: list[dict[str, Any]]  # per group, cached: floats, or a list of tensors for a per-parameter lr
+    natural_graph: Callable[[], list[dict[str, Any]]]  # per group, as functions of the raw tensors
+    raw: list[torch.Tensor]  # the tuned raw tensors, group by group, each group's in the order of its tune
+    tune: list[tuple[str, ...]]  # per group
     update_interval: int
     lookback: int
     clip: Callable[[Sequence[torch.Tensor]], list[torch.Tensor]]
@@ -90,7 +94,7 @@ def plain_step(state: StepState, train_loss: LossClosure) -> KernelOutput:
     """The fast path: no graph beyond the gradient, ``torch._foreach`` update, no hyperparameter change."""
     loss = checked_loss(train_loss, state.model, "train_loss")
     grads = state.clip(weight_grad(loss, state.params, "train_loss"))
-    buffers = sgd_update_(state.params, grads, state.buffers, state.natural)
+    buffers = grouped_sgd_update_(state.params, grads, state.buffers, state.groups, state.natural)
     return KernelOutput(loss, buffers)
 
 
@@ -137,7 +141,7 @@ class NoTuning(HypergradientMethod):
 
 
 def _neumann_next_term(
-    grads: list[torch.Tensor], before: list[torch.Tensor], lr: float | list[torch.Tensor], wd: float
+    grads: list[torch.Tensor], before: list[torch.Tensor], groups: list[slice], natural: list[dict[str, Any]]
 ) -> Callable[[list[torch.Tensor]], list[torch.Tensor]]:
     """``p -> p - (du/dw)^T p`` for :func:`neumann_series`, through the graph of ``grads`` at ``before``."""
     # Outputs with no dependence on the weights (e.g. a constant gradient) add nothing to H p.
@@ -157,17 +161,21 @@ def _neumann_next_term(
         return list(hvp)
 
     def next_term(p: list[torch.Tensor]) -> list[torch.Tensor]:
-        # du/dw = diag(lr) (dg/dw + wd I), so p - (du/dw)^T p = p - (dg/dw)^T (lr p) - wd lr p.
-        if isinstance(lr, list):
-            scaled = torch._foreach_mul(p, lr)
-            torch._foreach_sub_(p, hessian_product(scaled))
-            if wd != 0:
-                torch._foreach_add_(p, scaled, alpha=-wd)
-        else:  # scalar lr: (1 - lr wd) p - lr (dg/dw)^T p, without a scaled copy of p
+        # du/dw = diag(lr) (dg/dw + diag(wd)), so p - (du/dw)^T p = p - (dg/dw)^T (lr p) - wd lr p,
+        # with each group's lr and wd on its slice of p.
+        lr, wd = natural[0]["lr"], natural[0]["weight_decay"]
+        if len(groups) == 1 and not isinstance(lr, list):
+            # one scalar lr: (1 - lr wd) p - lr (dg/dw)^T p, without a scaled copy of p
             product = hessian_product(p)
             if wd != 0:
                 torch._foreach_mul_(p, 1.0 - lr * wd)
             torch._foreach_add_(p, product, alpha=-lr)
+            return p
+        scaled = [t for s, values in zip(groups, natural) for t in torch._foreach_mul(p[s], values["lr"])]
+        torch._foreach_sub_(p, hessian_product(scaled))
+        for s, values in zip(groups, natural):
+            if values["weight_decay"] != 0:
+                torch._foreach_add_(p[s], scaled[s], alpha=-values["weight_decay"])
         return p
 
     return next_term
@@ -192,7 +200,9 @@ class NeumannMethod(HypergradientMethod):
     """``method="neumann"``: one-pass implicit hypergradient at the last step of every window.
 
     Only that step keeps a graph, and only of the gradient: ``du/dlambda`` is closed-form
-    (:func:`sgd_update_vjp`), so the update itself runs on the fast path.
+    (:func:`sgd_update_vjp`), so the update itself runs on the fast path. The Neumann series spans
+    all weights (the Hessian couples the groups); each group's hypergradient is then the product
+    of the series on its slice with the derivative of its own update.
     """
 
     def step(self, state: StepState, k: int, train_loss: LossClosure, val_loss: LossClosure | None) -> KernelOutput:
@@ -204,22 +214,26 @@ class NeumannMethod(HypergradientMethod):
         before = [p.detach().clone().requires_grad_() for p in state.params]
         loss = state.evaluate(train_loss, before)
         grads = state.clip(weight_grad(loss, before, "train_loss", create_graph=True))
-        previous_buffers = (
-            [b.clone() for b in state.buffers] if state.buffers is not None and "momentum" in state.tune else None
+        tunes_momentum = any("momentum" in tune for tune in state.tune)
+        previous_buffers = [b.clone() for b in state.buffers] if state.buffers is not None and tunes_momentum else None
+        direction = grouped_sgd_update_(
+            state.params, [g.detach() for g in grads], state.buffers, state.groups, state.natural
         )
-        direction = sgd_update_(state.params, [g.detach() for g in grads], state.buffers, state.natural)
         validation = checked_loss(val_loss, state.model, "val_loss")
         v = weight_grad(validation, state.params, "val_loss")
-        nat = state.natural
-        lr, wd = nat["lr"], nat["weight_decay"]
-        series = neumann_series(v, _neumann_next_term(grads, before, lr, wd), state.lookback)
+        series = neumann_series(v, _neumann_next_term(grads, before, state.groups, state.natural), state.lookback)
         del grads, v  # the gradient's graph is no longer needed
         weights = [w.detach() for w in before]
-        flat_lr = flatten(lr) if isinstance(lr, list) else lr
-        partials = sgd_update_vjp(series, state.tune, weights, previous_buffers, direction, flat_lr)
-        del series, previous_buffers
-        shapes = [p.shape for p in state.params]
-        hypergradient = _raw_hypergradient(partials, state.tune, nat, flat_lr, shapes)
+        hypergradient: list[torch.Tensor] = []
+        for s, nat, tune in zip(state.groups, state.natural, state.tune):
+            if not tune:
+                continue
+            lr = nat["lr"]
+            flat_lr = flatten(lr) if isinstance(lr, list) else lr
+            previous = None if previous_buffers is None else previous_buffers[s]
+            partials = sgd_update_vjp(series[s], tune, weights[s], previous, direction[s], flat_lr)
+            shapes = [p.shape for p in state.params[s]]
+            hypergradient.extend(_raw_hypergradient(partials, tune, nat, flat_lr, shapes))
         return KernelOutput(loss, direction, hypergradient, validation)
 
 
@@ -229,7 +243,7 @@ class _Segment:
 
     weights: list[torch.Tensor]
     buffers: list[torch.Tensor] | None
-    natural: dict[str, Any]  # natural values as functions of the raw tensors
+    natural: list[dict[str, Any]]  # per group, natural values as functions of the raw tensors
 
 
 class ExactMethod(HypergradientMethod):
@@ -261,11 +275,15 @@ class ExactMethod(HypergradientMethod):
                 natural=state.natural_graph(),
             )
         seg = self._segment
-        nat = seg.natural
         loss = state.evaluate(train_loss, seg.weights)
         grads = state.clip(weight_grad(loss, seg.weights, "train_loss", create_graph=True))
-        direction = sgd_direction(grads, seg.weights, seg.buffers, nat["weight_decay"], nat["momentum"])
-        new_weights = [w - u for w, u in zip(seg.weights, scale_by_lr(direction, nat["lr"]))]
+        direction: list[torch.Tensor] = []
+        new_weights: list[torch.Tensor] = []
+        for s, nat in zip(state.groups, seg.natural):
+            weights, buffers = seg.weights[s], None if seg.buffers is None else seg.buffers[s]
+            step = sgd_direction(grads[s], weights, buffers, nat["weight_decay"], nat["momentum"])
+            direction.extend(step)
+            new_weights.extend(w - u for w, u in zip(weights, scale_by_lr(step, nat["lr"])))
         seg.weights, seg.buffers = new_weights, direction
         with torch.no_grad():
             torch._foreach_copy_(state.params, [w.detach() for w in new_weights])
@@ -281,7 +299,10 @@ class ExactMethod(HypergradientMethod):
 
 
 class BaydinMethod(HypergradientMethod):
-    """``method="baydin"``: after every step, SGD on log10 lr along ``-grad L(w_t) . grad L(w_{t-1})``."""
+    """``method="baydin"``: after every step, SGD on log10 lr along ``-grad L(w_t) . grad L(w_{t-1})``.
+
+    With several param groups each group's lr follows the dot product over its own weights.
+    """
 
     uses_adam = False
 
@@ -295,10 +316,13 @@ class BaydinMethod(HypergradientMethod):
         assert val_loss is not None
         loss = checked_loss(train_loss, state.model, "train_loss")
         previous = weight_grad(loss, state.params, "train_loss")
-        buffers = sgd_update_(state.params, state.clip(previous), state.buffers, state.natural)
+        clipped = state.clip(previous)
+        buffers = grouped_sgd_update_(state.params, clipped, state.buffers, state.groups, state.natural)
         validation = checked_loss(val_loss, state.model, "val_loss")
         new = weight_grad(validation, state.params, "val_loss")
-        return KernelOutput(loss, buffers, [baydin_hypergradient(new, previous)], validation)
+        pairs = [(new[s], previous[s]) for s, tune in zip(state.groups, state.tune) if tune]
+        hypergradient = [baydin_hypergradient(*pair) for pair in pairs]
+        return KernelOutput(loss, buffers, hypergradient, validation)
 
 
 # The one table of methods: ``HyperSGD(method=key)`` builds ``METHODS[key]()``.

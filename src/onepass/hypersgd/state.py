@@ -33,17 +33,23 @@ def _counter(state: dict[str, Any], key: str, low: int, high: int | None) -> Non
         raise ValueError(f"HyperSGD.load_state_dict: {key}={value!r} is out of range {bound} for this optimiser")
 
 
+GroupShape = tuple[dict[str, Any], Sequence[str], list[tuple[int, ...]] | None]
+"""What a group's saved part must match: its raw tensors, its fixed names, its Adam state's shapes."""
+
+
 def validate(
     state: Any,
     *,
     method: str | None,
-    raw: dict[str, Any],
-    fixed_names: Sequence[str],
+    groups: Sequence[GroupShape],
     params: Sequence[torch.Tensor],
     update_interval: int,
-    adam_shapes: list[tuple[int, ...]] | None,
 ) -> None:
-    """Raise ValueError unless ``state`` is a HyperSGD state this optimiser can continue from."""
+    """Raise ValueError unless ``state`` is a HyperSGD state this optimiser can continue from.
+
+    The first param group's entries are at the top level (the layout of a one-group state, so
+    checkpoints from before param groups load unchanged); the others' are in ``state["groups"]``.
+    """
     where = "HyperSGD.load_state_dict"
     if not isinstance(state, dict):
         raise ValueError(f"{where}: expected the dict of HyperSGD.state_dict(), got {type(state).__name__}")
@@ -56,19 +62,12 @@ def validate(
         raise ValueError(f"{where}: the state's format is {state['format']!r}, not {FORMAT!r}")
     if "method" in state and state["method"] != method:
         raise ValueError(f"{where}: the state is for method={state['method']!r}, this optimiser has {method!r}")
-    if set(state["raw"]) != set(raw):
-        raise ValueError(f"{where}: the state tunes {sorted(state['raw'])}, this optimiser tunes {sorted(raw)}")
-    for name, target in raw.items():
-        try:
-            ok = _shapes(state["raw"][name]) == _shapes(target)
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{where}: the tuned {name!r} has other shapes than this optimiser's (per_parameter_lr?)")
-    if set(state["fixed"]) != set(fixed_names):
-        raise ValueError(
-            f"{where}: the state fixes {sorted(state['fixed'])}, this optimiser fixes {sorted(fixed_names)}"
-        )
+    others = state.get("groups", [])
+    if not isinstance(others, list) or len(others) != len(groups) - 1:
+        count = 1 + len(others) if isinstance(others, list) else "?"
+        raise ValueError(f"{where}: the state has {count} param groups, this optimiser has {len(groups)}")
+    for index, (part, shape) in enumerate(zip([state, *others], groups)):
+        _validate_group(part, *shape, where=where if index == 0 else f"{where} (param group {index})")
     buffers = state["buffers"]
     if buffers is not None:
         try:
@@ -79,7 +78,33 @@ def validate(
             raise ValueError(f"{where}: the momentum buffers do not match the model's parameter shapes")
     _counter(state, "step_in_window", 0, update_interval)
     _counter(state, "hyperparameter_steps", 0, None)
-    adam = state["hyper_optimiser"]
+
+
+def _validate_group(
+    part: Any,
+    raw: dict[str, Any],
+    fixed_names: Sequence[str],
+    adam_shapes: list[tuple[int, ...]] | None,
+    *,
+    where: str,
+) -> None:
+    """One param group's raw tensors, fixed values and Adam state against this optimiser's."""
+    if not isinstance(part, dict) or {"raw", "fixed", "hyper_optimiser"} - set(part):
+        raise ValueError(f"{where}: a param group's state needs 'raw', 'fixed' and 'hyper_optimiser'")
+    if set(part["raw"]) != set(raw):
+        raise ValueError(f"{where}: the state tunes {sorted(part['raw'])}, this optimiser tunes {sorted(raw)}")
+    for name, target in raw.items():
+        try:
+            ok = _shapes(part["raw"][name]) == _shapes(target)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{where}: the tuned {name!r} has other shapes than this optimiser's (per_parameter_lr?)")
+    if set(part["fixed"]) != set(fixed_names):
+        raise ValueError(
+            f"{where}: the state fixes {sorted(part['fixed'])}, this optimiser fixes {sorted(fixed_names)}"
+        )
+    adam = part["hyper_optimiser"]
     if adam is not None and adam_shapes is not None:
         if not isinstance(adam, dict) or {"steps", "exp_avg", "exp_avg_sq"} - set(adam):
             raise ValueError(f"{where}: hyper_optimiser is not a HyperparameterAdam state")

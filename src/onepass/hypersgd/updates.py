@@ -37,3 +37,22 @@ def sgd_update_(
     else:
         torch._foreach_add_(params, buffers, alpha=-lr)
     return buffers
+
+
+def grouped_sgd_update_(
+    params: list[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    buffers: list[torch.Tensor] | None,
+    groups: Sequence[slice],
+    natural: Sequence[dict[str, Any]],
+) -> list[torch.Tensor]:
+    """:func:`sgd_update_` on each param group's slice with that group's values, as ``torch.optim.SGD``.
+
+    One group is one call on the whole lists (the arithmetic of a single-group optimiser, bit for bit).
+    """
+    if len(groups) == 1:
+        return sgd_update_(params, grads, buffers, natural[0])
+    out: list[torch.Tensor] = []
+    for s, values in zip(groups, natural):
+        out.extend(sgd_update_(params[s], grads[s], None if buffers is None else buffers[s], values))
+    return out
