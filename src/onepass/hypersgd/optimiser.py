@@ -355,6 +355,7 @@ class HyperSGD(torch.optim.Optimizer):
         needed on the last step of each window (and every step for Baydin): it is evaluated at the
         *updated* weights. Without ``train_loss``, on steps where :attr:`needs_closures` is False,
         the step uses the gradients in ``p.grad`` (after ``loss.backward()``, or ``closure()``).
+        With ``train_loss``, a ``closure`` is only called (for its hooks) and must return None.
         """
         self._check_model()
         k = self.step_in_window
@@ -369,7 +370,7 @@ class HyperSGD(torch.optim.Optimizer):
             out = self._gradient_step(closure)
         else:
             if closure is not None:
-                raise ValueError("pass train_loss (a model -> loss closure) or closure, not both")
+                self._call_hook_closure(closure)
             if val_loss is None and k == self.update_interval - 1 and self.needs_closures:
                 raise ValueError("this step ends a hyperparameter window: pass val_loss")
             out = self._method.step(self._step_state(), k, train_loss, val_loss)
@@ -380,6 +381,19 @@ class HyperSGD(torch.optim.Optimizer):
             self.step_in_window = 0
             self.hyperparameter_steps += 1
         return result
+
+    @staticmethod
+    def _call_hook_closure(closure: Callable[[], Any]) -> None:
+        """A closure next to ``train_loss`` may only run hooks (Lightning's manual optimisation passes one).
+
+        One that returns a loss is a mistake: the step would use ``train_loss`` and ignore it.
+        """
+        with torch.enable_grad():
+            if closure() is not None:
+                raise ValueError(
+                    "pass train_loss (a model -> loss closure) or a closure that computes the loss, not both "
+                    "(a closure returning None, such as the one PyTorch Lightning passes, is only called)"
+                )
 
     def _gradient_step(self, closure: Callable[[], torch.Tensor] | None) -> KernelOutput:
         """A plain step from ``p.grad`` (torch.optim's convention), after an optional closure call."""
