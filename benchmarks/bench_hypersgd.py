@@ -10,6 +10,7 @@ Hessian-vector product's cost is the extra time of a window over T SGD steps, di
 in units of one SGD step (an upper bound: the window's validation gradient is in it too).
 
     python benchmarks/bench_hypersgd.py --device cuda --out bench_hypersgd.md
+    python benchmarks/bench_hypersgd.py --device cpu --batch-size 16 --windows 1 --models LSTM
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="also write the markdown table here")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "MODEL"), help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--models", nargs="*", default=None, help="only the models whose label contains one of these")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -170,7 +172,8 @@ def main() -> None:
         "| exact: peak memory x SGD | one HVP, in SGD steps |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label in problems(args.device):
+    labels = [label for label in problems(args.device) if not args.models or any(m in label for m in args.models)]
+    for label in labels:
         results = {k: measure_in_process(k, label, args) for k in ("sgd", "neumann", "exact")}
         sgd_s, sgd_m = results["sgd"]
         cells = [label, f"{sgd_s * 1e3:.2f}"]

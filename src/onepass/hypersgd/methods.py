@@ -52,7 +52,9 @@ class StepResult:
 
     loss: torch.Tensor | None  # training loss before the update (detached); None for step() without closure
     hyperparameter_step: bool  # True when the hyperparameters changed after this step
-    hypergradient: dict[str, torch.Tensor] | None = None  # raw-space hypergradient, if computed
+    # raw-space hypergradient, if computed: "lr", "weight_decay", "momentum" for the first param group,
+    # "lr/1", "momentum/2"... for the others
+    hypergradient: dict[str, torch.Tensor] | None = None
     diverged: bool = False  # a loss or hypergradient was not finite: the hyperparameters were left unchanged
 
 
