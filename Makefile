@@ -20,12 +20,12 @@ MIRROR_ARG := $(if $(DATA_MIRROR),--config data_mirror=$(abspath $(DATA_MIRROR))
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[workflow,bayesopt,ray,dev]'
+	$(PY) -m pip install -e '.[workflow,bayesopt,ray,lightning,dev]'
 
 venv: $(PY)
 
 install: $(PY)
-	$(PY) -m pip install -e '.[workflow,bayesopt,ray,dev]'
+	$(PY) -m pip install -e '.[workflow,bayesopt,ray,lightning,dev]'
 
 reproduce: $(PY)
 	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) $(MIRROR_ARG) $(SNAKEMAKE_ARGS)

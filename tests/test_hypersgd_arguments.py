@@ -18,7 +18,8 @@ def test_unknown_method_and_hyperparameter_are_named():
 
 def test_baydin_tunes_only_the_learning_rate():
     with pytest.raises(ValueError, match="tune=\\('lr',\\)"):
-        HyperSGD(nn.Linear(2, 1), 0.1, method="baydin")
+        HyperSGD(nn.Linear(2, 1), 0.1, 0.0, 0.5, tune=("lr", "momentum"), method="baydin")
+    assert HyperSGD(nn.Linear(2, 1), 0.1, method="baydin").tune == ("lr",)  # the default tunes what it can
 
 
 def test_per_parameter_lr_needs_lr_tuned():
@@ -36,7 +37,7 @@ def test_models_without_trainable_weights_or_split_across_devices_are_refused():
 
 
 def test_hyperparameters_outside_their_transformed_domain_are_refused():
-    with pytest.raises(ValueError, match="momentum must be in \\(0, 1\\)"):
+    with pytest.raises(ValueError, match="momentum must be in \\[0, 1\\)"):
         HyperSGD(nn.Linear(2, 1), 0.1, 1e-4, 1.0)
-    with pytest.raises(ValueError, match="lr must be positive"):
+    with pytest.raises(ValueError, match="lr must be a positive"):
         HyperSGD(nn.Linear(2, 1), 0.0)

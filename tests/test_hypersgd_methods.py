@@ -1,4 +1,4 @@
-"""The ``method=`` table: every method is one class behind one interface, and a new one needs one entry."""
+"""The ``method=`` table: every method is one functional kernel behind one interface, and a new one needs one entry."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from onepass import HyperSGD
-from onepass.hypersgd.methods import METHODS, HypergradientMethod, StepResult, plain_step
+from onepass.hypersgd.methods import METHODS, HypergradientMethod, KernelOutput, StepState, plain_step
 
 
 def test_the_table_holds_the_four_methods_of_the_paper():
@@ -17,12 +17,12 @@ def test_the_table_holds_the_four_methods_of_the_paper():
 class ConstantHypergradient(HypergradientMethod):
     """A toy method: at the end of each window, push every raw hyperparameter along +1."""
 
-    def step(self, opt, k, train_loss, val_loss) -> StepResult:
-        result = plain_step(opt, train_loss)
-        if k != opt.update_interval - 1:
-            return result
-        val_loss(opt.model)
-        return opt._finish_hyperparameter_step(result.loss, [torch.ones_like(r) for r in opt.raw_tensors()])
+    def step(self, state: StepState, k, train_loss, val_loss) -> KernelOutput:
+        out = plain_step(state, train_loss)
+        if k != state.update_interval - 1:
+            return out
+        val_loss(state.model)
+        return KernelOutput(out.loss, out.buffers, [torch.ones_like(r) for r in state.raw])
 
 
 def test_a_new_method_is_one_class_and_one_table_entry(monkeypatch):
@@ -40,3 +40,15 @@ def test_a_new_method_is_one_class_and_one_table_entry(monkeypatch):
     assert result.hyperparameter_step and set(result.hypergradient) == {"lr"}
     assert opt.hyperparameters["lr"] < 0.1  # Adam moved log10 lr against the +1 gradient
     assert opt.state_dict()["hyper_optimiser"]["steps"] == 1
+
+
+def test_kernels_get_the_state_explicitly_and_never_the_optimiser():
+    """issue 20 section 4: a kernel sees a StepState (no HyperSGD), and HyperSGD applies what it returns."""
+    import inspect
+
+    from onepass.hypersgd import methods
+
+    source = inspect.getsource(methods)
+    assert "from .optimiser" not in source and "import optimiser" not in source  # not even for type hints
+    own = source.replace("torch._foreach", "").replace("self._segment", "")
+    assert "._" not in own  # no private member of another object

@@ -39,3 +39,17 @@ def test_minibatch_example_tunes_and_restores(tmp_path, monkeypatch, capsys):
     assert fresh.hyper_optimiser.steps == len(history)
     assert "lr" in capsys.readouterr().out
 
+
+def test_param_groups_example_tunes_each_group_apart(capsys):
+    torch.set_num_threads(1)
+    match = re.search(
+        r"<!-- groups-example -->\s*```python\n(.*?)```\s*<!-- end groups-example -->", DOC.read_text(), re.S
+    )
+    assert match, "docs/LIBRARY.md lost its <!-- groups-example --> block"
+    namespace: dict = {}
+    exec(compile(match.group(1), str(DOC), "exec"), namespace)
+    body, no_decay, head = namespace["opt"].group_hyperparameters
+    assert no_decay["weight_decay"] == 0.0 and body["weight_decay"] != 5e-4  # no decay stays at 0
+    assert body["lr"] != no_decay["lr"] and body["lr"] != 0.05  # each group's lr tuned apart
+    assert head == {"lr": 0.01, "weight_decay": 5e-4, "momentum": 0.9}  # tune=() keeps the head's values
+    assert len(capsys.readouterr().out.splitlines()) == 3

@@ -71,6 +71,7 @@ def build_engine(
         lr_clip=config.lr_clip,
         grad_clip_norm=config.grad_clip_norm,
         baydin_lr=config.baydin_lr,
+        skip_nonfinite=False,  # the paper's runs diverge on non-finite hyperparameters (TrainingRun checks)
     )
 
 
