@@ -15,6 +15,7 @@ import yaml
 from onepass.training.algorithms import ALGORITHMS
 
 from .errors import fail
+from .expressions import parse_expression
 from .grid import expand_names_only, grid_cells
 from .plan import TRAIN_KIND
 
@@ -140,6 +141,9 @@ def _check_training(name: str, experiment: dict[str, Any], catalog: dict[str, An
         for algorithm in experiment.get(key) or {}:
             if algorithm not in algorithms:
                 fail(f"{base}.{key}.{algorithm}", "is not one of this experiment's algorithms")
+    for key in ("grid_where", "grid_derived"):  # parsed even when disabled: never run, never trusted
+        for entry, expression in (experiment.get(key) or {}).items():
+            parse_expression(expression, f"{base}.{key}.{entry}")
     for key, values in (experiment.get("grid") or {}).items():
         if not isinstance(values, list) or not values:
             fail(f"{base}.grid.{key}", "must be a non-empty list of values")
