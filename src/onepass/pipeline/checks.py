@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from onepass.training.algorithms import ALGORITHMS
+from onepass.training.seeds import MAX_SEEDS
 
 from .errors import fail
 from .expressions import parse_expression
@@ -110,6 +111,8 @@ def _check_counts(experiment: dict[str, Any], base: str, algorithms: list[str]) 
                 fail(where, f"'{algorithm}' is not one of this experiment's algorithms")
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 fail(where, f"must be a positive integer, got {count!r}")
+            if key == "seeds" and count > MAX_SEEDS:
+                fail(where, f"{count} seeds is more than the {MAX_SEEDS} one experiment may run")
     if isinstance(experiment["seeds"], dict) and "default" not in experiment["seeds"]:
         missing = [alg for alg in algorithms if alg not in experiment["seeds"]]
         if missing:

@@ -26,7 +26,7 @@ import yaml
 
 from .validation import MODEL_KEYS, SECTIONS, ConfigError, validate
 
-__all__ = ["DEFAULTS", "ConfigError", "build_config", "load_dataset_config", "override_items", "validate"]
+__all__ = ["DEFAULTS", "FIXED_KEYS", "ConfigError", "build_config", "load_dataset_config", "override_items", "validate"]
 
 
 DEFAULTS: dict[str, Any] = {
@@ -77,6 +77,11 @@ DEFAULTS: dict[str, Any] = {
     # after its first hyperparameter window, as the authors' range check did.
     "fail_on_unclipped_fixed_lr": True,
 }
+
+
+#: Keys the dataset config fixes: overriding them would train one dataset's tensors with another's
+#: split and label the result with the wrong name (and, in the pipeline, declare the wrong inputs).
+FIXED_KEYS = ("dataset", "task", "model", "model.type")
 
 
 def package_dataset_ids() -> list[str]:
@@ -192,6 +197,11 @@ def build_config(
             raise ConfigError(f"dataset config: unknown key '{key}'; allowed: {_known(DEFAULTS)}")
     config = merge(DEFAULTS, dataset)
     for key, value in override_items(overrides):
+        if key in FIXED_KEYS:
+            raise ConfigError(
+                f"config key '{key}': is fixed by the dataset config and cannot be overridden; "
+                "choose another --dataset-config (or dataset in the pipeline config) instead"
+            )
         set_dotted(config, key, value)
     validate(config)
     return config
