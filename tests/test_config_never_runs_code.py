@@ -15,7 +15,8 @@ import pytest
 import yaml
 from conftest import run_snakemake
 
-from onepass.pipeline.checks import check_config, load_catalog, load_schema
+from onepass.pipeline.catalog import load_catalog
+from onepass.pipeline.checks import check_config, load_schema
 from onepass.pipeline.errors import ConfigError
 from onepass.pipeline.grid import grid_expression
 

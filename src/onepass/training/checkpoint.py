@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,16 @@ def state_to_frame(state: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+def _torch_save(payload: dict[str, Any], temp: Path) -> None:
+    """torch.save, whose C++ writer reports a full disk as RuntimeError: made an OSError, so the
+    atomic write turns it into the usual one-line OutputError and removes the partial file."""
+    try:
+        torch.save(payload, temp)
+    except RuntimeError as error:
+        detail = (str(error).strip().splitlines() or ["RuntimeError"])[0][:120]
+        raise OSError(f"torch.save failed ({detail}); is the disk full?") from None
+
+
 class ChunkCheckpointer:
     """Decides when to checkpoint, writes and reads the checkpoint file, handles stop signals.
 
@@ -106,6 +117,7 @@ class ChunkCheckpointer:
         self.last_save = time.monotonic()
         self.requested: str | None = None
         self.completed: list[RunResult] = []
+        self.failed_saves = 0
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> ChunkCheckpointer:
@@ -171,7 +183,7 @@ class ChunkCheckpointer:
             "completed": [{"summary": r.summary(), "frame": frame_to_state(r.frame)} for r in self.completed],
             "current": None if run is None else run.state_dict(),
         }
-        atomic_write(self.path, lambda temp: torch.save(payload, temp))
+        atomic_write(self.path, partial(_torch_save, payload))
         self.last_save = time.monotonic()
 
     def after_window(self, run: TrainingRun) -> None:
@@ -189,7 +201,12 @@ class ChunkCheckpointer:
             self.save(run)
         except OutputError as error:
             self.last_save = time.monotonic()  # try again one interval later, not at every window
-            print(f"warning: checkpoint not saved, training goes on: {error}", file=sys.stderr)
+            self.failed_saves += 1
+            if self.failed_saves == 1:  # once: a full disk stays full, the log need not fill up too
+                print(
+                    f"warning: checkpoint not saved, training goes on (later failures are not reported): {error}",
+                    file=sys.stderr,
+                )
 
     def finished_seed(self, result: RunResult) -> None:
         self.completed.append(result)
