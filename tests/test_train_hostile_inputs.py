@@ -66,6 +66,17 @@ def _dataset_yaml(path: Path, **changes) -> Path:
     return path
 
 
+def _binary(path: Path) -> Path:
+    path.write_bytes(b"\xff\xfe\x00")
+    return path
+
+
+def _twice(path: Path) -> Path:
+    text = (REPO / "src/onepass/configs/datasets/uci_energy.yaml").read_text()
+    path.write_text(text + "\ntest_size: 10\n")
+    return path
+
+
 def _setup_pickled_data(tmp: Path, energy: Path) -> list[str]:
     folder = _copy_data(energy, tmp / "data")
     (folder / "uci_energy" / "data.pt").write_bytes(pickle.dumps(_Payload()))
@@ -117,6 +128,13 @@ CASES = {
     ),
     "pickled object as data.pt": (
         _setup_pickled_data, "data.pt: not a tensor saved with torch.save (it holds pickled objects other than tensors"
+    ),
+    "--dataset-config with a key twice": (
+        lambda t, e: ["--dataset-config", str(_twice(t / "twice.yaml"))], "twice.yaml: test_size: written twice (lines"
+    ),
+    "--dataset-config not text": (
+        lambda t, e: ["--dataset-config", str(_binary(t / "bin.yaml"))],
+        "bin.yaml' is not UTF-8 text",
     ),
     "--init-weights a folder": (
         lambda t, e: (t / "w").mkdir() or ["--init-weights", str(t / "w")], "no such file"
@@ -230,3 +248,83 @@ def test_a_checkpoint_that_cannot_be_written_does_not_stop_training(energy_data_
     subprocess.run(_cli(reference, energy_data_dir, "--checkpoint-every", "0"), check=True, timeout=600)
     pd.testing.assert_frame_equal(_frame(out), _frame(reference))
     assert sorted(p.name for p in out.parent.iterdir()) == ["c.json", "c.parquet"]  # no checkpoint, no temp file
+
+
+def _kept_checkpoint(energy_data_dir: Path, out: Path) -> dict:
+    """The checkpoint a finished two-seed chunk keeps (seed 0 finished, seed 1's last state)."""
+    assert main(["train", "--dataset-config", "uci_energy", "--algorithm", "Random", "--seeds", "0-1", "--out",
+                 str(out), "--data-dir", str(energy_data_dir), "--quiet", "--set", "hyperparameter_steps=2",
+                 "--checkpoint-every", "1e-9", "--keep-checkpoint"]) == 0  # fmt: skip
+    out.unlink()
+    out.with_suffix(".json").unlink()
+    return torch.load(out.with_suffix(".ckpt"), weights_only=True)
+
+
+def _seed_zero_twice(state: dict) -> None:
+    state["current"] = None
+    state["completed"] = [state["completed"][0]] * 2
+
+
+def _no_frame_seed(state: dict) -> None:
+    del state["completed"][0]["frame"]["seed"]
+
+
+def _summary_as_text(state: dict) -> None:
+    state["completed"][0]["summary"] = "ok"
+
+
+def _current_of_another_seed(state: dict) -> None:
+    state["current"]["seed"] = 5
+
+
+def _current_without_model(state: dict) -> None:
+    del state["current"]["model"]
+
+
+def _completed_as_text(state: dict) -> None:
+    state["completed"] = "seed 0, seed 1"
+
+
+# name: (edit of a loadable checkpoint, words of the error)
+MALFORMED_CHECKPOINTS = {
+    "seed 0 twice": (_seed_zero_twice, "'completed[1].summary.seed' is 0, but seed 1 belongs at this place"),
+    "a frame column missing": (_no_frame_seed, "'completed[0].frame.seed' is not a 1-D torch.int32 tensor"),
+    "a summary as text": (_summary_as_text, "'completed[0].summary' is missing or not a mapping"),
+    "the running state of another seed": (_current_of_another_seed, "'current.seed' is 5, but the next seed"),
+    "the running state without weights": (_current_without_model, "'current' lacks model"),
+    "completed as text": (_completed_as_text, "'completed' is not a list"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_CHECKPOINTS))
+def test_a_malformed_checkpoint_is_refused_not_trusted(energy_data_dir, tmp_path, capsys, case):
+    edit, words = MALFORMED_CHECKPOINTS[case]
+    out = tmp_path / "c.parquet"
+    state = _kept_checkpoint(energy_data_dir, out)
+    edit(state)
+    torch.save(state, out.with_suffix(".ckpt"))
+    capsys.readouterr()
+    status = main(["train", "--dataset-config", "uci_energy", "--algorithm", "Random", "--seeds", "0-1",
+                   "--out", str(out), "--data-dir", str(energy_data_dir), "--quiet",
+                   "--set", "hyperparameter_steps=2"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert status == 2, err
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    assert words in err and "delete it" in err, err
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+def test_temporary_files_of_a_killed_write_are_removed(energy_data_dir, tmp_path):
+    """A write killed midway (SIGKILL) leaves `.c.ckpt.<random>.tmp`; the next run removes it,
+    and those of the outputs, and nothing else."""
+    out = tmp_path / "c.parquet"
+    leftovers = [tmp_path / ".c.ckpt.abc123.tmp", tmp_path / ".c.parquet.x1.tmp", tmp_path / ".c.json.y2.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"partial")
+    unrelated = tmp_path / ".other.ckpt.z.tmp"
+    unrelated.write_bytes(b"someone else's")
+    assert main(["train", "--dataset-config", "uci_energy", "--algorithm", "Random", "--seeds", "0", "--out",
+                 str(out), "--data-dir", str(energy_data_dir), "--quiet", "--set", "hyperparameter_steps=2"]) == 0
+    assert not any(path.exists() for path in leftovers)
+    assert unrelated.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.ckpt.z.tmp", "c.json", "c.parquet"]
