@@ -7,7 +7,8 @@
 from pathlib import Path
 
 from onepass.training.algorithms import ALGORITHMS as _ALGORITHM_REGISTRY
-from onepass.pipeline.checks import check_config, load_catalog, load_schema, schema_error_message
+from onepass.pipeline.catalog import load_catalog
+from onepass.pipeline.checks import check_config, load_schema, schema_error_message
 from onepass.pipeline.configfiles import check_config_files
 from onepass.pipeline.errors import ConfigError
 from onepass.pipeline.jobs import alternation, chunk_runtime, default_python

@@ -170,3 +170,50 @@ def test_best_tags():
     assert is_best_tag("Loss/Test") and is_best_tag("Unnormalised_Loss/Test")
     assert is_best_tag("Perplexity/Test") and is_best_tag("Last_Loss/Validation")
     assert not is_best_tag("Accuracy/Test") and not is_best_tag("Hyperparameter/Lr")
+
+
+def _rewrite(stem: Path, edit) -> None:
+    """Change a chunk's JSON and record the sha256 of its (possibly replaced) table again, as a
+    careful forger would: only the checks against the job can then catch it."""
+    summary = json.loads(stem.with_suffix(".json").read_text())
+    edit(summary, stem)
+    summary["scalars_sha256"] = sha256_file(stem.with_suffix(".parquet"))
+    stem.with_suffix(".json").write_text(json.dumps(summary))
+
+
+def _empty_table(summary: dict, stem: Path) -> None:
+    pq.write_table(pq.read_table(stem.with_suffix(".parquet")).slice(0, 0), stem.with_suffix(".parquet"))
+
+
+# name: (edit of a chunk at runs/exp/Random/seeds000-001, words of the error)
+FORGED_CHUNKS = {
+    "another algorithm's name": (lambda s, _: s.update(algorithm="Ours_LR_Momentum"),
+                                 "a chunk of algorithm 'Ours_LR_Momentum' in the folder of Random"),
+    "another experiment": (lambda s, _: s.update(experiment="other"), "a chunk of experiment 'other', not of 'exp'"),
+    "a seed as text": (lambda s, _: s["runs"][0].update(seed="0"), "runs[0].seed is '0', not a non-negative integer"),
+    "a seed twice": (lambda s, _: s["runs"][1].update(seed=0), "holds seeds [0, 0], but the chunk is seeds000-001"),
+    "a run without seed": (lambda s, _: s["runs"][0].pop("seed"), "runs[0] is not a run summary with a 'seed'"),
+    "runs as text": (lambda s, _: s.update(runs="0,1"), "'runs' is not a list"),
+    "runs of text": (lambda s, _: s.update(runs=["0", "1"]), "runs[0] is not a run summary"),
+    "algorithm not a name": (lambda s, _: s.update(algorithm=["Random"]), "'algorithm' is not a name"),
+    "an empty table": (_empty_table, "holds no rows, but its summary lists 2 runs"),
+}
+
+
+@pytest.mark.parametrize("case", list(FORGED_CHUNKS))
+def test_a_chunk_must_be_the_job_its_path_names(tmp_path, case):
+    edit, words = FORGED_CHUNKS[case]
+    stem = write_chunk(tmp_path / "runs" / "exp" / "Random", "Random", [0, 1])
+    _rewrite(stem, edit)
+    with pytest.raises(AggregationError) as caught:
+        aggregate(chunk_files(stem), "exp", tmp_path / "e.parquet", tmp_path / "e.csv")
+    message = str(caught.value)
+    assert "\n" not in message and stem.name in message and words in message, message
+    assert not (tmp_path / "e.parquet").exists() and not (tmp_path / "e.csv").exists()
+
+
+def test_a_summary_that_is_not_text_is_named(tmp_path):
+    stem = write_chunk(tmp_path / "runs" / "exp" / "Random", "Random", [0, 1])
+    stem.with_suffix(".json").write_bytes(b"\xff\xfe{}")
+    with pytest.raises(AggregationError, match=r"seeds000-001\.json: cannot read chunk summary: not UTF-8 text$"):
+        aggregate(chunk_files(stem), "exp", tmp_path / "e.parquet", tmp_path / "e.csv")

@@ -21,7 +21,7 @@ import torch
 from onepass.io_utils import OutputError
 from onepass.training.algorithms import get_algorithm
 from onepass.training.checkpoint import EXIT_PREEMPTED
-from onepass.training.chunk import train_chunk
+from onepass.training.chunk import scalars_writer, train_chunk, write_chunk
 from onepass.training.config import build_config
 from onepass.training.data import prepare_data
 from onepass.training.run import TrainingRun
@@ -243,13 +243,17 @@ def test_every_stop_signal_checkpoints_and_the_rerun_is_bit_identical(
 
 def test_failed_summary_write_leaves_no_table_behind(data_dir, tmp_path):
     """The chunk's two files appear together or not at all: here the JSON cannot be renamed into
-    place (a folder occupies its name), so the table already renamed is taken back."""
+    place (a folder occupies its name), so the table already renamed is taken back. train_chunk
+    refuses such a folder before training; write_chunk, which pairs the two files, is run directly."""
     out = tmp_path / "chunk.parquet"
     (tmp_path / "chunk.json").mkdir()
     (tmp_path / "chunk.json" / "occupied").write_text("")
-    with pytest.raises(OutputError, match=r"chunk\.json: writing failed.*removed .*chunk\.parquet"):
+    with pytest.raises(OutputError, match=r"chunk\.json: is a folder, where the output file should be"):
         train_chunk("uci_energy", "Random", [0], out, data_dir=data_dir, device="cpu", progress=False,
                     overrides=["hyperparameter_steps=2"])  # fmt: skip
+    frame = pd.DataFrame({"seed": [0], "step": [0], "tag": ["loss"], "value": [1.0], "wall_time": [0.0]})
+    with pytest.raises(OutputError, match=r"chunk\.json: writing failed.*removed .*chunk\.parquet"):
+        write_chunk(out, tmp_path / "chunk.json", scalars_writer(frame), {"runs": []})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk.json"]  # only the obstacle
 
 

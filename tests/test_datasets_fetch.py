@@ -206,6 +206,19 @@ def test_bad_sources_structure():
         load_sources("nope.yaml")
 
 
+def test_a_sources_key_written_twice_is_refused(tmp_path):
+    """YAML would keep the second entry silently (e.g. another URL and sha256 for the same id)."""
+    text = (REPO / "config" / "sources.yaml").read_text()
+    twice = tmp_path / "sources.yaml"
+    twice.write_text(text.replace("  uci_boston:\n", "  uci_yacht: {kind: uci}\n  uci_boston:\n", 1))
+    with pytest.raises(SourceConfigError, match=r"sources\.yaml: datasets\.uci_yacht: written twice \(lines \d+ and"):
+        load_sources(twice)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(SourceConfigError, match=r"binary\.yaml: not UTF-8 text"):
+        load_sources(binary)
+
+
 def _toy_uci(tmp_path, **options):
     (tmp_path / "d.txt").write_text("1 2\n3 4\n")
     (tmp_path / "p.txt").write_text("1\n0\n")

@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from onepass.pipeline import hpo
-from onepass.pipeline.checks import check_config, load_catalog
+from onepass.pipeline.catalog import load_catalog
+from onepass.pipeline.checks import check_config
 from onepass.pipeline.errors import ConfigError
 from onepass.pipeline.grid import expand_names_only, grid_cells, grid_expression
 from onepass.pipeline.jobs import (

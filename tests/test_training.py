@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from onepass.training.algorithms import ALGORITHMS, get_algorithm
-from onepass.training.chunk import parse_seeds, train_chunk
+from onepass.training.chunk import train_chunk
 from onepass.training.config import ConfigError, build_config
 from onepass.training.data import prepare_data, split_sizes
 from onepass.training.run import TrainingRun
+from onepass.training.seeds import parse_seeds
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = {"hyperparameter_steps": 3}

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from conftest import run_snakemake
 
-from onepass.pipeline.checks import check_config, load_catalog, load_schema
+from onepass.pipeline.catalog import load_catalog
+from onepass.pipeline.checks import check_config, load_schema
 from onepass.pipeline.configfiles import check_config_files
 from onepass.pipeline.errors import ConfigError
 from onepass.pipeline.plan import build_plan
@@ -206,6 +207,46 @@ PARSE_TIME_CASES = {
     "override key written twice": (
         DUPLICATE_OVERRIDE, "experiments.uci_energy.overrides.lookback", "written twice in", False,
     ),
+    # issue 18: names never leave results/, the dataset config fixes what the inputs are, seeds are bounded
+    "figure name escaping results/": (
+        lambda c: c["figures"].update({"../../../escaped_fig": {"kind": "CDF", "experiments": ["uci_energy"]}}),
+        "figures.../../../escaped_fig", "invalid figure name '../../../escaped_fig'", True,
+    ),
+    "table name with a slash": (
+        lambda c: c["tables"].update({"a/b": {"kind": "AverageResults", "experiments": ["uci_energy"]}}),
+        "tables.a/b", "invalid table name 'a/b'", False,
+    ),
+    "ray table name escaping results/": (
+        lambda c: c["experiments"]["RayTune"].update(table="../ray_table"), "experiments.RayTune.table",
+        "invalid table name '../ray_table'", False,
+    ),
+    "figure over a disabled ray experiment": (
+        lambda c: c["figures"].update(HPOCurves_Ray={"kind": "HPOCurves", "experiments": ["RayTune"]}),
+        "figures.HPOCurves_Ray.experiments[0]", "experiment 'RayTune' is disabled (enabled: false)", True,
+    ),
+    "figure over a disabled grid cell": (
+        _sensitivity(enabled=False), "figures.Sensitivity_Ours_LR_Momentum.experiments[0]",
+        "experiment 'Sensitivity' is disabled", False,
+    ),
+    "dataset overridden": (
+        _energy(overrides={"dataset": "uci_concrete"}), "experiments.uci_energy.overrides.dataset",
+        "config key 'dataset': is fixed by the dataset config", True,
+    ),
+    "task overridden": (
+        _energy(overrides={"task": "classification"}), "experiments.uci_energy.overrides.task",
+        "config key 'task': is fixed by the dataset config", False,
+    ),
+    "model type overridden": (
+        _energy(algorithm_overrides={"Random": {"model": {"type": "resnet18"}}}),
+        "experiments.uci_energy.algorithm_overrides.Random.model.type", "config key 'model.type': is fixed", False,
+    ),
+    "too many seeds": (
+        _energy(seeds=200_001), "experiments.uci_energy.seeds", "200001 seeds is more than the 100000", True,
+    ),
+    "lookback beyond the window of DiffThroughOpt": (
+        _sensitivity(grid_where={}), "experiments.Sensitivity.grid.lookback",
+        "is 2, but DiffThroughOpt can unroll at most the network_weight_steps=1 steps", False,
+    ),
 }
 SNAKEMAKE_CASES = [name for name, case in PARSE_TIME_CASES.items() if case[3]]
 
@@ -271,3 +312,68 @@ def test_valid_configs_pass_the_parse_time_checks(tmp_path):
     )
     check_config_files([anchors])
     check_config(yaml.safe_load(anchors.read_text()), CATALOG, SCHEMA)
+
+
+# ---- the dataset catalog (config/datasets.yaml): checked when it is read -----------------------
+#
+# name: ((old, new) text edit of the shipped catalog, words of the one-line message, run `snakemake -n`)
+CATALOG_TEXT = (REPO / "config/datasets.yaml").read_text()
+CATALOG_CASES = {
+    "negative chunk size": (
+        ("  chunk_size: 200\n  mem_mb: {default", "  chunk_size: -5\n  mem_mb: {default"),
+        "datasets.uci_boston.chunk_size: must be a positive integer, or {default: x, <Algorithm>: x}, got -5", True,
+    ),
+    "zero chunk size": (
+        ("  chunk_size: 200\n  mem_mb: {default", "  chunk_size: 0\n  mem_mb: {default"),
+        "chunk_size: must be a positive integer", False,
+    ),
+    "key written twice": (
+        ("  uci_energy: *uci\n", "  uci_energy: *uci\n  uci_energy: {chunk_size: 3}\n"),
+        "datasets.uci_energy: written twice (lines", True,
+    ),
+    "unknown key": (("  threads: 1\n  chunk_size: 200\n  mem_mb: {", "  treads: 1\n  chunk_size: 200\n  mem_mb: {"),
+                    "datasets.uci_boston.treads: unknown key", False),
+    "memory as text": (
+        ("mem_mb: {default: 2000, Ours_HDLR_Momentum: 3000}", "mem_mb: {default: lots, Ours_HDLR_Momentum: 3000}"),
+        "datasets.uci_boston.mem_mb.default: must be a positive integer (MB), got 'lots'", False,
+    ),
+    "per-algorithm entry of no algorithm": (
+        ("    DiffThroughOpt: 1\n", "    DiffThroughOpd: 1\n"),
+        "runtime_per_seed.DiffThroughOpd: not 'default' nor an algorithm name", False,
+    ),
+    "gpu not a switch": (("    gpu: true\n    threads: 2\n", "    gpu: yes please\n    threads: 2\n"),
+                         "datasets.fashion_mnist.gpu: must be true or false", False),
+}
+
+
+def _catalog_file(tmp_path: Path, edit: tuple[str, str]) -> Path:
+    assert edit[0] in CATALOG_TEXT
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG_TEXT.replace(*edit, 1))
+    return path
+
+
+@pytest.mark.parametrize("case", list(CATALOG_CASES))
+def test_catalog_mistakes_are_one_line_errors(tmp_path, case):
+    edit, words, _ = CATALOG_CASES[case]
+    path = _catalog_file(tmp_path, edit)
+    with pytest.raises(ConfigError) as caught:
+        load_catalog(path, "catalog.yaml")
+    message = str(caught.value)
+    assert message.startswith("config: catalog: catalog.yaml") and "\n" not in message, message
+    assert words in message, message
+
+
+@pytest.mark.parametrize("case", [name for name, case in CATALOG_CASES.items() if case[2]])
+def test_catalog_mistake_stops_the_dry_run(snakemake_cmd, tmp_path, case):
+    edit, words, _ = CATALOG_CASES[case]
+    catalog = _catalog_file(tmp_path, edit)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump({**TEST_CONFIG, "catalog": str(catalog)}, sort_keys=False))
+    result = run_snakemake(snakemake_cmd, ["-n", "--configfile", str(config_file)], cwd=tmp_path, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    lines = [line for line in output.splitlines() if line.startswith("config: catalog: ")]
+    assert len(lines) == 1 and words in lines[0], output[-3000:]
+    assert "Traceback" not in output and "Building DAG" not in output
+    assert not (tmp_path / "results").exists()

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint at the end of the running hyperparameter window; rerunning resumes (default %(default)s)",
     )
     train.add_argument("--keep-checkpoint", action="store_true", help="keep OUT.ckpt after the chunk completes")
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace OUT.parquet/OUT.json if they exist (default: refuse)"
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("algorithms", help="list the algorithms")
@@ -97,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .io_utils import OutputError
     from .training.checkpoint import Preempted
-    from .training.chunk import parse_seeds, set_threads, train_chunk
+    from .training.chunk import set_threads, train_chunk
     from .training.data import DataError
+    from .training.seeds import parse_seeds
 
     try:
         set_threads(args.threads)
@@ -117,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.quiet,
             checkpoint_every=args.checkpoint_every if args.checkpoint_every != 0 else None,
             keep_checkpoint=args.keep_checkpoint,
+            overwrite=args.overwrite,
         )
     except Preempted as stop:
         print(f"interrupted: {stop}", file=sys.stderr)

@@ -16,6 +16,7 @@ Python numbers) before they are written.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
@@ -118,6 +119,17 @@ def _remove(path: Path) -> bool:
     except OSError:
         return False
     return True
+
+
+def remove_stale_temps(dest: str | os.PathLike) -> list[Path]:
+    """Remove temporary files of ``dest`` left by a write that was killed midway (SIGKILL, power
+    loss): ``.<name>.*.tmp`` beside it. Call only where no other process writes ``dest``."""
+    target = Path(dest)
+    removed = []
+    for temp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        if temp.is_file() and _remove(temp):
+            removed.append(temp)
+    return removed
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:

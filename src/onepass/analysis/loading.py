@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..io_utils import atomic_write, atomic_write_text
 from .metrics import ERROR_METRIC
@@ -36,6 +37,12 @@ def read_final(path: str | os.PathLike[str]) -> pd.DataFrame:
         df = pd.read_csv(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"aggregated final-value file not found: {path}") from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: empty, not an aggregated _final.csv (no header line)") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text, not an aggregated _final.csv") from None
+    except pd.errors.ParserError as error:
+        raise ValueError(f"{path}: not a CSV table ({' '.join(str(error).split())[:160]})") from None
     missing = [c for c in FINAL_REQUIRED if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing} (see docs/CONTRACTS.md)")
@@ -79,6 +86,9 @@ def read_scalars(
         df = pd.read_parquet(path, filters=filters or None)
     except FileNotFoundError:
         raise FileNotFoundError(f"aggregated scalar file not found: {path}") from None
+    except (OSError, ValueError, pa.ArrowException) as error:
+        detail = " ".join(str(error).split())[:160]
+        raise ValueError(f"{path}: not an aggregated scalar table ({detail})") from None
     missing = [c for c in SCALARS_REQUIRED if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing} (see docs/CONTRACTS.md)")

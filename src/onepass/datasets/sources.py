@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from ..yaml_files import DuplicateKeyError, load_unique_yaml
 from .errors import SourceConfigError
 from .kinds import KINDS
 
@@ -183,9 +184,13 @@ def load_sources(path: str | os.PathLike = DEFAULT_SOURCES) -> dict[str, Dataset
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
+            document = load_unique_yaml(handle.read(), path)
     except FileNotFoundError:
         raise SourceConfigError(f"sources file {path} not found (set the config key 'sources' to its path)") from None
+    except UnicodeDecodeError:
+        raise SourceConfigError(f"{path}: not UTF-8 text (a YAML file was expected)") from None
     except yaml.YAMLError as exc:
-        raise SourceConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise SourceConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    except DuplicateKeyError as exc:
+        raise SourceConfigError(str(exc)) from None
     return parse_sources(document, path)

@@ -13,26 +13,12 @@ from typing import Any
 import yaml
 
 from onepass.training.algorithms import ALGORITHMS
+from onepass.training.seeds import MAX_SEEDS
 
 from .errors import fail
+from .expressions import parse_expression
 from .grid import expand_names_only, grid_cells
 from .plan import TRAIN_KIND
-
-
-def load_catalog(path: Path, shown: str | None = None) -> dict[str, dict[str, Any]]:
-    """Read the dataset catalog (config/datasets.yaml): `datasets` entries merged over `defaults`.
-
-    `shown` is the path as the user gave it (errors quote that, not the resolved one).
-    """
-    shown = shown or str(path)
-    if not path.is_file():
-        fail("catalog", f"catalog file '{shown}' does not exist")
-    with path.open() as handle:
-        raw = yaml.safe_load(handle) or {}
-    if not isinstance(raw.get("datasets"), dict) or not raw["datasets"]:
-        fail("catalog", f"'{shown}' has no 'datasets' mapping")
-    defaults = raw.get("defaults") or {}
-    return {name: {**defaults, **(entry or {})} for name, entry in raw["datasets"].items()}
 
 
 def load_schema(path: Path) -> dict[str, Any]:
@@ -109,6 +95,8 @@ def _check_counts(experiment: dict[str, Any], base: str, algorithms: list[str]) 
                 fail(where, f"'{algorithm}' is not one of this experiment's algorithms")
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 fail(where, f"must be a positive integer, got {count!r}")
+            if key == "seeds" and count > MAX_SEEDS:
+                fail(where, f"{count} seeds is more than the {MAX_SEEDS} one experiment may run")
     if isinstance(experiment["seeds"], dict) and "default" not in experiment["seeds"]:
         missing = [alg for alg in algorithms if alg not in experiment["seeds"]]
         if missing:
@@ -140,6 +128,9 @@ def _check_training(name: str, experiment: dict[str, Any], catalog: dict[str, An
         for algorithm in experiment.get(key) or {}:
             if algorithm not in algorithms:
                 fail(f"{base}.{key}.{algorithm}", "is not one of this experiment's algorithms")
+    for key in ("grid_where", "grid_derived"):  # parsed even when disabled: never run, never trusted
+        for entry, expression in (experiment.get(key) or {}).items():
+            parse_expression(expression, f"{base}.{key}.{entry}")
     for key, values in (experiment.get("grid") or {}).items():
         if not isinstance(values, list) or not values:
             fail(f"{base}.grid.{key}", "must be a non-empty list of values")
@@ -168,15 +159,56 @@ def check_config(cfg: dict[str, Any], catalog: dict[str, Any], schema: dict[str,
             _check_training(name, experiment, catalog)
     _check_cell_names(experiments, schema)
     known = set(experiments) | set(expand_names_only(experiments))
+    _check_output_names(cfg, schema)
     for section in ("figures", "tables"):
         for target, spec in (cfg.get(section) or {}).items():
-            listed = spec.get("experiments") if isinstance(spec, dict) else None
-            for index, experiment in enumerate(listed if isinstance(listed, list) else []):
-                if experiment not in known:
-                    fail(
-                        f"{section}.{target}.experiments[{index}]",
-                        f"unknown experiment '{experiment}'; declared: {', '.join(sorted(experiments))}",
-                    )
+            for key in ("experiments", "bayesopt"):
+                listed = spec.get(key) if isinstance(spec, dict) else None
+                for index, experiment in enumerate(listed if isinstance(listed, list) else []):
+                    where = f"{section}.{target}.{key}[{index}]"
+                    if experiment not in known:
+                        fail(where, f"unknown experiment '{experiment}'; declared: {', '.join(sorted(experiments))}")
+                    _check_enabled(experiments, experiment, where, section)
+
+
+def _check_output_names(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Figure and table names (also a ray experiment's `table`/`figure`) become file names under
+    results/, so they follow the experiment-name rule: no '/', no '..', nothing leaving results/."""
+    pattern, rule = _name_rule(schema)
+    if pattern is None:
+        return
+    names = [
+        (f"{section}.{name}", section[:-1], name)
+        for section in ("figures", "tables")
+        for name in cfg.get(section) or {}
+    ]
+    for name, experiment in (cfg.get("experiments") or {}).items():
+        for key in ("table", "figure"):
+            value = experiment.get(key) if isinstance(experiment, dict) else None
+            value = value.get("name") if isinstance(value, dict) else value
+            if isinstance(value, str):
+                names.append((f"experiments.{name}.{key}", key, value))
+    for where, kind, name in names:
+        if not pattern.fullmatch(str(name)):
+            fail(where, f"invalid {kind} name '{name}': {rule}")
+
+
+def _check_enabled(experiments: dict[str, Any], name: str, where: str, section: str) -> None:
+    """A figure over a disabled experiment (or a table over a disabled training experiment) could
+    only fail later, in Snakemake, with a multi-line missing-input error; say so here. Tables
+    leave out a black-box baseline that is not available, and note it, by design."""
+    entry = experiments.get(name)
+    if entry is None:  # a grid cell: its experiment decides
+        for parent, experiment in experiments.items():
+            grid = experiment.get("grid")
+            if isinstance(grid, dict) and grid and any(name == f"{parent}{sfx}" for sfx, _ in grid_cells(grid)):
+                entry = experiment
+                break
+    if not isinstance(entry, dict) or entry.get("enabled", True):
+        return
+    if section == "tables" and entry.get("kind", TRAIN_KIND) != TRAIN_KIND:
+        return
+    fail(where, f"experiment '{name}' is disabled (enabled: false); enable it or remove it from this {section[:-1]}")
 
 
 def schema_error_message(error: Exception) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import fail
+from .expressions import evaluate_expression
 
 # Short names used when a grid cell becomes a sub-experiment name (Sensitivity_T3_i5).
 GRID_SHORT_NAMES = {
@@ -35,14 +35,11 @@ def grid_expression(expression: str, cell: dict[str, Any], path: str) -> Any:
     """Evaluate a `grid_where` filter ("lookback <= network_weight_steps") or a `grid_derived`
     value ("4000 // network_weight_steps") on one grid cell.
 
-    Only the cell's values are visible (no builtins): these are arithmetic on config values.
-    Dotted keys are reachable with underscores instead of dots (model_batch_norm).
+    Parsed and interpreted by onepass.pipeline.expressions (never `eval`: a config must not be able
+    to run code); only the cell's values are visible, dotted keys with underscores instead of dots
+    (model_batch_norm). A mistake is a config error naming `path`.
     """
-    names = {key.replace(".", "_"): value for key, value in cell.items()}
-    try:
-        return eval(compile(expression, path, "eval"), {"__builtins__": {}}, names)  # noqa: S307
-    except Exception as error:  # a typo in the config: report which key holds it
-        fail(path, f"cannot evaluate {expression!r} on grid cell {cell}: {error}")
+    return evaluate_expression(expression, cell, path)
 
 
 def expand_names_only(experiments: dict[str, Any]) -> list[str]:

@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -106,13 +107,57 @@ def pair_chunks(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]:
 def read_summary(path: Path) -> dict:
     """Load a chunk JSON and check the fields aggregation relies on."""
     try:
-        summary = json.loads(path.read_text())
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise AggregationError(f"{path}: cannot read chunk summary: not UTF-8 text") from None
     except (OSError, json.JSONDecodeError) as error:
         raise AggregationError(f"{path}: cannot read chunk summary: {error}") from error
+    if not isinstance(summary, dict):
+        raise AggregationError(f"{path}: chunk summary is a {type(summary).__name__}, not a mapping")
     for key in ("algorithm", "runs"):
         if key not in summary:
             raise AggregationError(f"{path}: chunk summary has no '{key}'")
+    if not isinstance(summary["algorithm"], str):
+        raise AggregationError(f"{path}: chunk summary's 'algorithm' is not a name: {summary['algorithm']!r}")
+    if not isinstance(summary["runs"], list):
+        raise AggregationError(f"{path}: chunk summary's 'runs' is not a list")
+    for index, run in enumerate(summary["runs"]):
+        if not isinstance(run, dict) or "seed" not in run:
+            raise AggregationError(f"{path}: runs[{index}] is not a run summary with a 'seed'")
+        seed = run["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise AggregationError(f"{path}: runs[{index}].seed is {seed!r}, not a non-negative integer")
     return summary
+
+
+_CHUNK_NAME = re.compile(r"seeds(\d+)-(\d+)")
+
+
+def check_job(parquet: Path, summary_path: Path, summary: dict, experiment: str) -> None:
+    """Refuse a chunk that is not the job its path says it is.
+
+    The sha256 only proves the two files belong together. In the pipeline's layout,
+    ``runs/<experiment>/<algorithm>/seeds<a>-<b>``, the path also names the experiment, the
+    algorithm and the seeds of the job; a summary claiming another (a file copied or renamed by
+    hand, another experiment's chunk) would be aggregated under the wrong name.
+    """
+    recorded = summary.get("experiment")
+    if recorded is not None and recorded != experiment:
+        raise AggregationError(f"{summary_path}: a chunk of experiment '{recorded}', not of '{experiment}'")
+    if parquet.parent.parent.name == experiment and summary["algorithm"] != parquet.parent.name:
+        raise AggregationError(
+            f"{summary_path}: a chunk of algorithm '{summary['algorithm']}' in the folder of {parquet.parent.name}"
+        )
+    match = _CHUNK_NAME.fullmatch(parquet.stem)
+    seeds = sorted(run["seed"] for run in summary["runs"])
+    if match and seeds != list(range(int(match.group(1)), int(match.group(2)) + 1)):
+        raise AggregationError(f"{summary_path}: holds seeds {seeds}, but the chunk is {parquet.stem}")
+    try:
+        rows = pq.read_metadata(parquet).num_rows
+    except (OSError, pa.ArrowException) as error:
+        raise AggregationError(f"{parquet}: cannot read chunk table: {error}") from None
+    if summary["runs"] and rows == 0:
+        raise AggregationError(f"{parquet}: holds no rows, but its summary lists {len(summary['runs'])} runs")
 
 
 def check_pair(parquet: Path, summary_path: Path, summary: dict) -> None:
@@ -243,6 +288,7 @@ def aggregate(
     summaries = [read_summary(summary) for _, summary in pairs]
     for (parquet, summary_path), summary in zip(pairs, summaries, strict=True):
         check_pair(parquet, summary_path, summary)
+        check_job(parquet, summary_path, summary, experiment)
     order = {name: rank for rank, name in enumerate(algorithm_order or [])}
     ranked = sorted(range(len(pairs)), key=lambda k: (order.get(summaries[k]["algorithm"], len(order)), k))
     pairs = [pairs[k] for k in ranked]

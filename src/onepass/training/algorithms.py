@@ -153,6 +153,12 @@ def resolve_config(config: dict[str, Any], algorithm: Algorithm) -> dict[str, An
             f"config key 'validation_proportion': is 0, but {algorithm.name} tunes its hyperparameters on a "
             "validation set; set validation_proportion > 0 (e.g. --set validation_proportion=0.2)"
         )
+    if algorithm.method == "exact" and out["lookback"] > out["network_weight_steps"]:
+        raise ConfigError(
+            f"config key 'lookback': is {out['lookback']}, but {algorithm.name} can unroll at most the "
+            f"network_weight_steps={out['network_weight_steps']} steps of a window; set lookback <= "
+            "network_weight_steps"
+        )
     return out
 
 

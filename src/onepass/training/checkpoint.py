@@ -15,7 +15,10 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import time
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..io_utils import atomic_write
+from ..io_utils import OutputError, atomic_write, remove_stale_temps
+from .checkpoint_format import MalformedCheckpoint, check_checkpoint
 from .run import RunResult, TrainingRun
+from .safe_load import UnsafeFileError, safe_torch_load
 
 FORMAT_VERSION = 1
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: "try again"; Snakemake's retries then resume from the checkpoint
@@ -75,18 +80,44 @@ def state_to_frame(state: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+def _torch_save(payload: dict[str, Any], temp: Path) -> None:
+    """torch.save, whose C++ writer reports a full disk as RuntimeError: made an OSError, so the
+    atomic write turns it into the usual one-line OutputError and removes the partial file."""
+    try:
+        torch.save(payload, temp)
+    except RuntimeError as error:
+        detail = (str(error).strip().splitlines() or ["RuntimeError"])[0][:120]
+        raise OSError(f"torch.save failed ({detail}); is the disk full?") from None
+
+
 class ChunkCheckpointer:
-    """Decides when to checkpoint, writes and reads the checkpoint file, handles stop signals."""
+    """Decides when to checkpoint, writes and reads the checkpoint file, handles stop signals.
+
+    ``key`` identifies the job (algorithm, seeds, settings); ``inputs`` maps each input file's role
+    to its sha256 (data.pt, targets.pt, --init-weights), so a checkpoint is never resumed on data or
+    weights that changed since it was written; ``seeds`` are the job's seeds, against which a
+    checkpoint's structure is checked before it is trusted.
+    """
 
     SIGNALS = ("SIGTERM", "SIGUSR1", "SIGINT")
 
-    def __init__(self, path: str | Path, key: str, every_seconds: float = 300.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        key: str,
+        every_seconds: float = 300.0,
+        inputs: dict[str, str] | None = None,
+        seeds: Sequence[int] = (),
+    ) -> None:
         self.path = Path(path)
         self.key = key
+        self.inputs = dict(inputs or {})
+        self.seeds = list(seeds)
         self.every_seconds = every_seconds
         self.last_save = time.monotonic()
         self.requested: str | None = None
         self.completed: list[RunResult] = []
+        self.failed_saves = 0
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> ChunkCheckpointer:
@@ -108,21 +139,38 @@ class ChunkCheckpointer:
         os.write(2, f"\n{name} received: saving a checkpoint at the end of this hyperparameter window\n".encode())
 
     def load(self) -> tuple[list[RunResult], dict[str, Any] | None]:
-        """Finished results and the running seed's state from an existing checkpoint (or nothing)."""
+        """Finished results and the running seed's state from an existing checkpoint (or nothing).
+
+        Temporary files of a checkpoint write that was killed midway are removed first. A
+        checkpoint of another job, or one that is malformed, is refused; one made from other
+        input files is set aside (the chunk restarts, saying so), since resuming it would mix
+        two datasets or two initialisations in one chunk.
+        """
+        remove_stale_temps(self.path)
         if not self.path.exists():
             return [], None
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as error:  # truncated file, or a pickle that weights_only refuses
-            detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
-            raise ValueError(
-                f"{self.path}: unreadable checkpoint ({detail}); delete it to start the chunk afresh"
-            ) from None
-        if state.get("format") != FORMAT_VERSION or state.get("key") != self.key:
+            state = safe_torch_load(self.path, "a chunk checkpoint")
+        except UnsafeFileError as error:
+            raise ValueError(f"unreadable checkpoint: {error}; delete it to start the chunk afresh") from None
+        if isinstance(state, dict) and (state.get("format") != FORMAT_VERSION or state.get("key") != self.key):
             raise ValueError(
                 f"{self.path}: checkpoint belongs to a different job (other algorithm, seeds or settings); "
                 "delete it to start afresh"
             )
+        try:
+            check_checkpoint(state, self.seeds)
+        except MalformedCheckpoint as error:
+            raise ValueError(f"{self.path}: malformed checkpoint ({error}); delete it to start afresh") from None
+        changed = sorted(role for role in set(self.inputs) | set(state.get("inputs", {}))
+                         if state.get("inputs", {}).get(role) != self.inputs.get(role))  # fmt: skip
+        if changed:
+            print(
+                f"warning: {self.path}: {', '.join(changed)} changed since this checkpoint was written; "
+                "starting the chunk afresh instead of resuming",
+                file=sys.stderr,
+            )
+            return [], None
         completed = [RunResult(**item["summary"], frame=state_to_frame(item["frame"])) for item in state["completed"]]
         self.completed = list(completed)
         return completed, state["current"]
@@ -131,10 +179,11 @@ class ChunkCheckpointer:
         payload = {
             "format": FORMAT_VERSION,
             "key": self.key,
+            "inputs": self.inputs,
             "completed": [{"summary": r.summary(), "frame": frame_to_state(r.frame)} for r in self.completed],
             "current": None if run is None else run.state_dict(),
         }
-        atomic_write(self.path, lambda temp: torch.save(payload, temp))
+        atomic_write(self.path, partial(_torch_save, payload))
         self.last_save = time.monotonic()
 
     def after_window(self, run: TrainingRun) -> None:
@@ -143,7 +192,21 @@ class ChunkCheckpointer:
             self.save(run)
             raise Preempted(self.path, self.requested)
         if time.monotonic() - self.last_save >= self.every_seconds:
+            self._periodic_save(run)
+
+    def _periodic_save(self, run: TrainingRun) -> None:
+        """A periodic checkpoint is insurance, not output: if it cannot be written (disk full),
+        say so and keep training; the chunk's outputs are still written atomically at the end."""
+        try:
             self.save(run)
+        except OutputError as error:
+            self.last_save = time.monotonic()  # try again one interval later, not at every window
+            self.failed_saves += 1
+            if self.failed_saves == 1:  # once: a full disk stays full, the log need not fill up too
+                print(
+                    f"warning: checkpoint not saved, training goes on (later failures are not reported): {error}",
+                    file=sys.stderr,
+                )
 
     def finished_seed(self, result: RunResult) -> None:
         self.completed.append(result)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from ..io_utils import OutputError, jsonable, sha256_file, write_all_atomically, write_json
+from ..io_utils import OutputError, jsonable, remove_stale_temps, sha256_file, write_all_atomically, write_json
 from ..records.aggregate import SCALARS_SHA256
 from ..records.scalars import empty_frame
 from .algorithms import get_algorithm, overridden_pinned_settings, resolve_config
@@ -31,33 +31,6 @@ from .config import build_config, override_items
 from .data import prepare_data
 from .run import RunResult, TrainingRun
 from .run_config import RunConfig
-
-
-def parse_seeds(text: str) -> list[int]:
-    """Parse ``"0-19"``, ``"0,3,5"``, ``"7"`` or combinations like ``"0-4,10"``."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1) if not part.startswith("-") else (part, part)
-                start, stop = int(lo), int(hi)
-                if stop < start:
-                    raise ValueError
-                seeds.extend(range(start, stop + 1))
-            else:
-                seeds.append(int(part))
-        except ValueError:
-            raise ValueError(f"--seeds: cannot parse '{part}'; use e.g. 0-19, 0,3,5 or 7") from None
-    if not seeds:
-        raise ValueError("--seeds: no seeds given")
-    if any(s < 0 for s in seeds):
-        raise ValueError("--seeds: seeds must be non-negative")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError("--seeds: duplicate seeds")
-    return seeds
 
 
 def set_threads(threads: int | None) -> int:
@@ -101,6 +74,8 @@ def resolve_device(name: str) -> torch.device:
 
 def output_paths(out: str | Path) -> tuple[Path, Path]:
     """``X.parquet`` -> (X.parquet, X.json); a folder -> (folder/scalars.parquet, folder/summary.json)."""
+    if not str(out).strip():
+        raise OutputError("--out: empty; name the output, e.g. --out results/chunk.parquet")
     out = Path(out)
     if out.suffix == ".parquet":
         return out, out.with_suffix(".json")
@@ -149,13 +124,17 @@ def train_chunk(
     progress: bool = True,
     checkpoint_every: float | None = 300.0,
     keep_checkpoint: bool = False,
+    overwrite: bool = False,
 ) -> list[RunResult]:
     """Train ``seeds`` and write the chunk's parquet and JSON atomically; return the results.
 
     The chunk checkpoints to ``<out>.ckpt`` every ``checkpoint_every`` seconds (None: never
     periodically) and, whatever that setting, when SIGTERM, SIGUSR1 or SIGINT arrives, at the end of
     the running hyperparameter window; it then raises :class:`onepass.training.checkpoint.Preempted`.
-    Calling again with the same arguments resumes from the checkpoint, bit-identically on CPU.
+    Calling again with the same arguments resumes from the checkpoint, bit-identically on CPU;
+    a checkpoint made from other data or initial weights is not resumed (the chunk restarts).
+    Existing outputs are refused unless ``overwrite`` (another run's results are never replaced
+    by accident).
     """
     if checkpoint_every is not None and not checkpoint_every > 0:
         raise ValueError(f"--checkpoint-every must be positive seconds (0 disables), got {checkpoint_every}")
@@ -167,13 +146,21 @@ def train_chunk(
     if replaced:
         print(f"warning: {algorithm_name} ignores {', '.join(replaced)}: it defines these", file=sys.stderr)
     parquet_path, json_path = output_paths(out)
+    check_outputs(parquet_path, json_path, overwrite)
     check_writable(parquet_path.parent)
+    if tensorboard_dir is not None:
+        check_writable(Path(tensorboard_dir), "--tensorboard-dir")
     torch_device = resolve_device(device)
     data = prepare_data(run_config, data_dir, algorithm.keep_validation, torch_device)
     key = fingerprint(
         {"algorithm": algorithm_name, "seeds": list(seeds), "config": resolved, "init_weights": str(init_weights)}
     )
-    checkpointer = ChunkCheckpointer(checkpoint_path(parquet_path), key, checkpoint_every or math.inf)
+    inputs = input_digests(Path(data_dir) / run_config.dataset, init_weights)
+    checkpointer = ChunkCheckpointer(
+        checkpoint_path(parquet_path), key, checkpoint_every or math.inf, inputs=inputs, seeds=seeds
+    )
+    for output in (parquet_path, json_path):
+        remove_stale_temps(output)
     make_run = partial(TrainingRun, config, algorithm, data=data, device=torch_device, init_weights=init_weights)
     label = f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}"
     results = _train_seeds(make_run, seeds, checkpointer, run_config.total_steps, tensorboard_dir, label, progress)
@@ -212,7 +199,7 @@ def _train_seeds(
                 tb = Path(tensorboard_dir) / f"seed{seed}" if tensorboard_dir is not None else None
                 run = make_run(seed, tensorboard_dir=tb)
                 if current is not None:
-                    run.load_state_dict(current)
+                    _resume(run, current, checkpointer.path)
                     current = None
                     bar.update(run.window * run.T)
                 result = run.run(progress=bar.update, after_window=checkpointer.after_window)
@@ -224,6 +211,18 @@ def _train_seeds(
     return results
 
 
+def _resume(run: TrainingRun, state: dict[str, Any], path: Path) -> None:
+    """Restore the running seed from a checkpoint, refusing one whose state does not fit the run."""
+    try:
+        run.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise ValueError(
+            f"{path}: malformed checkpoint (the running seed's state does not fit this job: {detail}); "
+            "delete it to start afresh"
+        ) from None
+
+
 def _progress_bar(description: str, total: int, enabled: bool) -> Any:
     """A tqdm bar on stderr, or a stand-in with the same two methods that shows nothing."""
     from tqdm import tqdm
@@ -231,18 +230,43 @@ def _progress_bar(description: str, total: int, enabled: bool) -> Any:
     return tqdm(total=total, desc=description, unit="step", mininterval=2.0, file=sys.stderr, disable=not enabled)
 
 
+def check_outputs(parquet_path: Path, json_path: Path, overwrite: bool) -> None:
+    """Fail before training when the outputs could not, or should not, be written.
+
+    A folder in an output's place would fail only after the whole run; an existing output may be
+    another run's result (another algorithm's, given the same --out by mistake), replaced only when
+    the caller asks. (Snakemake removes a job's outputs before running it, so reruns need no flag.)
+    """
+    for path in (parquet_path, json_path):
+        if path.is_dir():
+            raise OutputError(f"{path}: is a folder, where the output file should be written")
+    existing = [str(path) for path in (parquet_path, json_path) if path.exists() or path.is_symlink()]
+    if existing and not overwrite:
+        raise OutputError(f"{', '.join(existing)}: already exists; remove it or pass --overwrite to replace it")
+
+
+def input_digests(dataset_folder: Path, init_weights: str | Path | None) -> dict[str, str]:
+    """The sha256 of every input file a chunk's results depend on, by role, for the checkpoint key."""
+    files = {"data.pt": dataset_folder / "data.pt", "targets.pt": dataset_folder / "targets.pt"}
+    if init_weights is not None:
+        if not Path(init_weights).is_file():
+            raise ValueError(f"--init-weights {init_weights}: no such file")
+        files["--init-weights"] = Path(init_weights)
+    return {role: sha256_file(path) for role, path in files.items()}
+
+
 def checkpoint_path(parquet_path: Path) -> Path:
     """``<chunk>.ckpt`` next to the chunk's outputs (not an output: Snakemake leaves it alone)."""
     return parquet_path.with_suffix(".ckpt")
 
 
-def check_writable(folder: Path) -> None:
+def check_writable(folder: Path, what: str = "output folder") -> None:
     """Fail before training, not after hours of it, when the outputs cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, probe = tempfile.mkstemp(dir=folder, prefix=".onepass-write-test-")
     except OSError as error:
-        raise OutputError(f"{folder}: output folder is not writable ({error.strerror or error})") from None
+        raise OutputError(f"{folder}: {what} is not writable ({error.strerror or error})") from None
     os.close(handle)
     with contextlib.suppress(OSError):  # a probe that cannot be removed must not hide the result
         os.unlink(probe)

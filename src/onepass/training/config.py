@@ -24,9 +24,10 @@ from typing import Any
 
 import yaml
 
+from ..yaml_files import DuplicateKeyError, load_unique_yaml
 from .validation import MODEL_KEYS, SECTIONS, ConfigError, validate
 
-__all__ = ["DEFAULTS", "ConfigError", "build_config", "load_dataset_config", "override_items", "validate"]
+__all__ = ["DEFAULTS", "FIXED_KEYS", "ConfigError", "build_config", "load_dataset_config", "override_items", "validate"]
 
 
 DEFAULTS: dict[str, Any] = {
@@ -79,6 +80,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Keys the dataset config fixes: overriding them would train one dataset's tensors with another's
+#: split and label the result with the wrong name (and, in the pipeline, declare the wrong inputs).
+FIXED_KEYS = ("dataset", "task", "model", "model.type")
+
+
 def package_dataset_ids() -> list[str]:
     """The dataset ids with a configuration shipped in the package."""
     folder = resources.files("onepass") / "configs" / "datasets"
@@ -93,7 +99,10 @@ def load_dataset_config(name_or_path: str | Path) -> dict[str, Any]:
         if not path.is_file():
             raise ConfigError(f"--dataset-config: file '{path}' does not exist")
         source = str(path)
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"--dataset-config: '{path}' is not UTF-8 text (a YAML file was expected)") from None
     else:
         ids = package_dataset_ids()
         if text_name not in ids:
@@ -103,12 +112,19 @@ def load_dataset_config(name_or_path: str | Path) -> dict[str, Any]:
         source = f"onepass/configs/datasets/{text_name}.yaml"
         text = (resources.files("onepass") / "configs" / "datasets" / f"{text_name}.yaml").read_text()
     try:
-        loaded = yaml.safe_load(text)
+        loaded = load_unique_yaml(text, source)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: malformed YAML: {error}") from None
+        raise ConfigError(f"{source}: malformed YAML: {_one_line(error)}") from None
+    except DuplicateKeyError as error:
+        raise ConfigError(str(error)) from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{source}: expected a mapping of settings, got {type(loaded).__name__}")
     return loaded
+
+
+def _one_line(error: Exception) -> str:
+    """An error's text on one line (PyYAML's messages span several, with the offending text)."""
+    return " ".join(str(error).split())
 
 
 def add_set_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -192,6 +208,11 @@ def build_config(
             raise ConfigError(f"dataset config: unknown key '{key}'; allowed: {_known(DEFAULTS)}")
     config = merge(DEFAULTS, dataset)
     for key, value in override_items(overrides):
+        if key in FIXED_KEYS:
+            raise ConfigError(
+                f"config key '{key}': is fixed by the dataset config and cannot be overridden; "
+                "choose another --dataset-config (or dataset in the pipeline config) instead"
+            )
         set_dotted(config, key, value)
     validate(config)
     return config

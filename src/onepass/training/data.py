@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .run_config import RunConfig, as_run_config
+from .safe_load import UnsafeFileError, non_finite_count, safe_torch_load
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.247, 0.243, 0.261)
@@ -38,13 +39,16 @@ def load_tensors(data_dir: str | Path, dataset: str) -> tuple[torch.Tensor, torc
                 f"(or pass --data-dir pointing at a folder containing {dataset}/{name}.pt)"
             )
         try:
-            tensor = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # corrupt file, pickle refused, ...
-            raise DataError(f"{path}: cannot be loaded as a tensor ({error})") from None
+            tensor = safe_torch_load(path, "a tensor saved with torch.save")
+        except UnsafeFileError as error:  # corrupt file, pickle refused, ...
+            raise DataError(str(error)) from None
         if not isinstance(tensor, torch.Tensor):
             raise DataError(f"{path}: expected a single tensor, found {type(tensor).__name__}")
         if tensor.dim() == 0:
             raise DataError(f"{path}: a single number, expected one row per example")
+        bad = non_finite_count(tensor)
+        if bad:
+            raise DataError(f"{path}: holds {bad} NaN or infinite values; rebuild it from the raw files")
         out.append(tensor)
     if out[0].shape[0] != out[1].shape[0]:
         raise DataError(f"{folder}: data.pt has {out[0].shape[0]} rows but targets.pt has {out[1].shape[0]}")
@@ -90,7 +94,26 @@ def split_sizes(total: int, test_size: int, validation_proportion: float) -> tup
         raise DataError(f"test_size {test_size} leaves no training data out of {total} rows")
     trainval = total - test_size
     val = int(round(validation_proportion * trainval))
+    check_validation_rows(trainval, val, validation_proportion, "rows")
     return trainval - val, val, test_size
+
+
+def check_validation_rows(trainval: int, val: int, validation_proportion: float, unit: str) -> None:
+    """Refuse a validation_proportion that rounds to an empty validation or training split.
+
+    Otherwise the run would train with no validation set while the config says it has one, and fail
+    (or silently log nothing) much later with a message about missing validation losses.
+    """
+    if validation_proportion > 0 and val == 0:
+        raise DataError(
+            f"config key 'validation_proportion': {validation_proportion} of {trainval} train+validation "
+            f"{unit} rounds to 0 validation {unit}; use at least {0.5 / trainval:.2g}"
+        )
+    if val >= trainval:
+        raise DataError(
+            f"config key 'validation_proportion': {validation_proportion} of {trainval} train+validation "
+            f"{unit} leaves no training {unit}"
+        )
 
 
 @dataclass
@@ -202,6 +225,7 @@ def _prepare_language_model(
     # Inputs are rows 0..R-2, targets the next rows; the split is on input rows, as in the paper.
     n_rows = trainval.shape[0] - 1
     n_val = int(round(config.validation_proportion * n_rows))
+    check_validation_rows(n_rows, n_val, config.validation_proportion, "rows")
     n_train = n_rows - n_val
 
     def rows(block: torch.Tensor, start: int, stop: int) -> Split:

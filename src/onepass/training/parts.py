@@ -16,6 +16,7 @@ from .data import BatchStream, PreparedData
 from .initial import InitialHyperparameters, derive_seed, generator_for
 from .models import build_model
 from .run_config import RunConfig
+from .safe_load import non_finite_count, safe_torch_load
 
 
 def initial_model(
@@ -33,15 +34,13 @@ def initial_model(
 def load_initial_weights(model: torch.nn.Module, path: str | Path, model_type: str) -> None:
     """Load ``--init-weights``: a state dict saved with ``torch.save``, read with ``weights_only``
     (a file carrying arbitrary pickled objects is refused, not executed)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"--init-weights {path}: no such file") from None
-    except Exception as error:  # empty, truncated, not a torch file, or a pickle weights_only refuses
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
-        raise ValueError(f"--init-weights {path}: not a model state dict saved with torch.save ({detail})") from None
+    state = safe_torch_load(path, "a model state dict saved with torch.save", f"--init-weights {path}")
     if not isinstance(state, dict):
         raise ValueError(f"--init-weights {path}: holds a {type(state).__name__}, not a model state dict")
+    for name, value in state.items():
+        bad = non_finite_count(value) if isinstance(value, torch.Tensor) else 0
+        if bad:
+            raise ValueError(f"--init-weights {path}: '{name}' holds {bad} NaN or infinite values")
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as error:

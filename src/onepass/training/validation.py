@@ -97,6 +97,24 @@ def _validate_model(model: dict[str, Any]) -> None:
         )
 
 
+#: The models each task can train (an MLP or ResNet-18 cannot read a token stream, an LSTM language
+#: model predicts tokens, not a regression target).
+MODELS_FOR_TASK = {
+    "regression": ("mlp",),
+    "classification": ("mlp", "resnet18"),
+    "language_model": ("lstm",),
+}
+
+
+def _validate_model_fits_task(model_type: str, task: str) -> None:
+    allowed = MODELS_FOR_TASK[task]
+    _require(
+        model_type in allowed,
+        "model.type",
+        f"a {model_type} model cannot train task {task}; allowed for {task}: {', '.join(allowed)}",
+    )
+
+
 def validate(config: dict[str, Any]) -> None:
     """Check types and ranges; raise :class:`ConfigError` naming the first bad key."""
     _validate_sections(config)
@@ -123,6 +141,7 @@ def validate(config: dict[str, Any]) -> None:
     _require(isinstance(config["dataset"], str), "dataset", "must name the dataset id, e.g. uci_energy")
     _require(config["task"] in ALLOWED_TASKS, "task", f"got {config['task']!r}; allowed: {ALLOWED_TASKS}")
     _validate_model(config["model"])
+    _validate_model_fits_task(config["model"]["type"], config["task"])
     for key in ("network_weight_steps", "hyperparameter_steps", "lookback", "log_every", "streams"):
         _require(_is_int(config[key]) and config[key] >= 1, key, f"must be a positive integer, got {config[key]!r}")
     _require(_is_int(config["test_size"]) and config["test_size"] >= 1, "test_size", "must be a positive integer")
