@@ -84,7 +84,7 @@ def planner_for(config: Mapping[str, Any], catalog: Mapping[str, Any] | None = N
     jobs used, instead of re-deriving them (a grid study reads one final CSV per cell).
     """
     from ..analysis.targets import Planner
-    from .checks import load_catalog
+    from .catalog import load_catalog
     from .plan import build_plan
 
     if catalog is None:
