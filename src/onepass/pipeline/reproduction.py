@@ -21,12 +21,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
 
 from ..io_utils import atomic_write_text
+
+if TYPE_CHECKING:
+    from ..analysis.targets import Planner
 
 #: Figures whose inputs the shipped per-run final values contain (they can be rebuilt from them).
 FINAL_ONLY_KINDS = ("CDF", "CDF_Error", "Runtime")
@@ -77,7 +80,7 @@ SHIPPED_SCALARS = {
 }
 
 
-def planner_for(config: Mapping[str, Any], catalog: Mapping[str, Any] | None = None) -> Any:
+def planner_for(config: Mapping[str, Any], catalog: Mapping[str, Any] | None = None) -> Planner:
     """The figure rule's input wiring for ``config``, with grid experiments expanded as the Snakefile does.
 
     Rendering and the tests then ask for exactly the files and grid cells the pipeline's figure
