@@ -36,14 +36,15 @@ reproduce: $(PY)
 #   make reproduction REPRODUCTION=kin8nm      config/reproduction_kin8nm.yaml (about 2 hours; also power,
 #                                              figures: the proof of concept, hypergradients, sensitivity)
 # Interrupted? Run the same command again: Snakemake resumes from the finished chunks. Each start
-# appends the commit it runs to results/reproduction_<name>.commits; the manifest lists them all.
+# appends the commit it runs to results/reproduction_<name>.commits; the manifest lists them all
+# (its wall time is the last invocation's).
 REPRODUCTION ?=
 REPRODUCTION_CONFIG := config/reproduction$(if $(REPRODUCTION),_$(REPRODUCTION),).yaml
 REPRODUCTION_MANIFEST := manifest$(if $(REPRODUCTION),_$(REPRODUCTION),).json
 REPRODUCTION_COMMITS := results/reproduction$(if $(REPRODUCTION),_$(REPRODUCTION),).commits
 reproduction: $(PY)
 	@test -f $(REPRODUCTION_CONFIG) || { echo "error: $(REPRODUCTION_CONFIG) does not exist (REPRODUCTION=$(REPRODUCTION)); see config/reproduction_*.yaml" >&2; exit 2; }
-	@git rev-parse HEAD >> $(REPRODUCTION_COMMITS)
+	@{ git rev-parse HEAD 2>/dev/null || echo 'unknown (not a git checkout)'; } >> $(REPRODUCTION_COMMITS)
 	@start=$$(date +%s); \
 	$(SNAKEMAKE) --cores $(CORES) --configfile $(REPRODUCTION_CONFIG) $(MIRROR_ARG) $(SNAKEMAKE_ARGS) && \
 	$(PY) -m onepass.pipeline.reproduction --config $(REPRODUCTION_CONFIG) --results results \
