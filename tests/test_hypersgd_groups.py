@@ -14,6 +14,8 @@ import math
 
 import pytest
 import torch
+from test_hypergradients import net_data as data  # the same tiny float64 problem
+from test_hypergradients import tiny_net
 from torch import nn
 from torch.autograd.functional import jacobian
 from torch.func import functional_call
@@ -32,17 +34,6 @@ def float64_default():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
-
-
-def tiny_net(seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double()
-
-
-def data(seed: int = 1):
-    g = torch.Generator().manual_seed(seed)
-    x, xv = torch.randn(12, 3, generator=g), torch.randn(7, 3, generator=g)
-    return x, torch.sin(x.sum(1, keepdim=True)), xv, torch.cos(xv.sum(1, keepdim=True))
 
 
 def split(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
