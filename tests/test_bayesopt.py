@@ -118,9 +118,14 @@ def test_aggregation_feeds_tables_and_hpo_curves(repetitions, tmp_path):
 
     payloads, out = repetitions
     files = sorted(str(p) for p in out.glob("rep*.parquet"))
-    counts = aggregate_bayesopt(files, "BayesOpt_uci_energy", tmp_path / "s.parquet", tmp_path / "s_final.csv")
+    counts = aggregate_bayesopt(
+        files,
+        "BayesOpt_uci_energy",
+        tmp_path / "BayesOpt_uci_energy.parquet",
+        tmp_path / "BayesOpt_uci_energy_final.csv",
+    )
     assert counts == {"repetitions": 2, "trials": 6, "rows": counts["rows"]}
-    raw_final = pd.read_csv(tmp_path / "s_final.csv")
+    raw_final = pd.read_csv(tmp_path / "BayesOpt_uci_energy_final.csv")
     assert list(raw_final[["seed", "trial"]].itertuples(index=False, name=None)) == [
         (0, 0),
         (0, 1),
@@ -129,13 +134,13 @@ def test_aggregation_feeds_tables_and_hpo_curves(repetitions, tmp_path):
         (1, 1),
         (1, 2),
     ]
-    final = read_final(tmp_path / "s_final.csv")  # one row per repetition: best over its trials
+    final = read_final(tmp_path / "BayesOpt_uci_energy_final.csv")  # one row per repetition: best over its trials
     assert len(final) == 2 and set(final["algorithm"]) == {"BayesOpt"}
     for payload, (_, row) in zip(payloads, final.sort_values("seed").iterrows(), strict=True):
         assert row["best:Unnormalised_Loss/Test"] == pytest.approx(payload["best"]["oracle_best_test"])
     stats = block_statistics(final, "Unnormalised_Loss/Test", "uci_energy", value="best_so_far", n_resamples=50)
     assert stats["n_runs"].tolist() == [2] and stats["n_used"].tolist() == [2]
-    scalars = read_scalars(tmp_path / "s.parquet", tags=["Unnormalised_Loss/Test"])
+    scalars = read_scalars(tmp_path / "BayesOpt_uci_energy.parquet", tags=["Unnormalised_Loss/Test"])
     assert set(scalars["trial"]) == {0, 1, 2}
     fig, curve = hpo_curves_figure(scalars, "Unnormalised_Loss/Test", n_resamples=20, n_points=20)
     assert set(curve["algorithm"]) == {"BayesOpt"} and curve["n_runs"].iloc[0] == 2

@@ -48,6 +48,13 @@ def read_final(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise ValueError(f"{path}: missing column(s) {missing} (see docs/CONTRACTS.md)")
     if "experiment" not in df.columns:
         df.insert(0, "experiment", experiment_of(path))
+    else:  # a file copied or renamed from another experiment would otherwise plot as an empty figure
+        recorded = sorted(set(df["experiment"].astype(str)))
+        if recorded and recorded != [experiment_of(path)]:
+            raise ValueError(
+                f"{path}: holds runs of experiment(s) {recorded}, not {experiment_of(path)!r} "
+                "(copied or renamed from another experiment? rebuild it with Snakemake)"
+            )
     df["algorithm"] = df["algorithm"].astype(str)
     df["status"] = df["status"].astype(str)
     if "Accuracy/Test" in df.columns:

@@ -61,6 +61,13 @@ def _block_frame(
         int(options.get("seed", DEFAULT_SEED) or 0),
         options.get("algorithms"),
     )
+    if stats.empty:  # nothing to tabulate: say which files, not a bare KeyError on a missing column
+        files = [str(f) for f in inputs.get("final", []) if experiment_of(f) in block]
+        wanted = options.get("algorithms")
+        raise ValueError(
+            f"{', '.join(files) or key}: no runs to tabulate"
+            + (f" for algorithms {list(wanted)}" if wanted else " (the file holds no rows)")
+        )
     stats.insert(0, "block", block_id)
     stats.insert(1, "experiments", "+".join(block))
     stats.insert(2, "header", _header(kind, options, key, metric, several_metrics, dataset, scale))
