@@ -29,8 +29,9 @@ from reference_outputs import frame_differences
 
 from onepass.analysis import paper_comparison
 from onepass.analysis.figures import build_figure
+from onepass.analysis.loading import read_table_stats
 from onepass.analysis.tables import build_table
-from onepass.pipeline.reproduction import FINAL_ONLY_KINDS, markdown_table, planner_for, read_table_stats
+from onepass.pipeline.reproduction import FINAL_ONLY_KINDS, markdown_table, planner_for
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "reproduction"

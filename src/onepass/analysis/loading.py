@@ -62,6 +62,15 @@ def read_final(path: str | os.PathLike[str]) -> pd.DataFrame:
     return collapse_trials(df)
 
 
+#: A table CSV's formatted cells, read as the text the table prints ("70", not 70.0).
+TEXT_COLUMNS = ("mean_text", "mean_err_text", "median_text", "median_err_text", "best_text")
+
+
+def read_table_stats(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A table's statistics CSV, its formatted cells kept as the text the table prints."""
+    return pd.read_csv(path, dtype={column: str for column in TEXT_COLUMNS})
+
+
 def read_finals(paths: Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
     """Concatenate several ``_final.csv`` files; an algorithm may come from one experiment only."""
     frames = [read_final(p) for p in paths]

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from ..io_utils import atomic_write_text
+from .loading import read_table_stats
 
 STATISTICS = ("mean", "median", "best")
 #: A gap beyond this many combined standard errors is called out in the Markdown.
@@ -75,9 +76,7 @@ def ours_for(tables: Path, dataset: str) -> pd.DataFrame | None:
     path = tables / f"AverageResults_{dataset}.csv"
     if not path.is_file():
         return None
-    frame = pd.read_csv(path, dtype={c: str for c in ("mean_text", "mean_err_text", "median_text",
-                                                       "median_err_text", "best_text")})  # fmt: skip
-    return frame.set_index("label")
+    return read_table_stats(path).set_index("label")
 
 
 def compare(paper: Mapping[str, Any], tables: Path) -> pd.DataFrame:

@@ -26,14 +26,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from ..io_utils import atomic_write_text
+from ..analysis.figures.proof_of_concept import HP_TAGS as POC_TAGS
+from ..analysis.loading import read_table_stats
+from ..io_utils import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
     from ..analysis.targets import Planner
 
 #: Figures whose inputs the shipped per-run final values contain (they can be rebuilt from them).
 FINAL_ONLY_KINDS = ("CDF", "CDF_Error", "Runtime")
-TEXT_COLUMNS = ("mean_text", "mean_err_text", "median_text", "median_err_text", "best_text")
 PACKAGES = ("torch", "numpy", "pandas", "pyarrow", "matplotlib", "scipy", "snakemake")
 
 
@@ -55,11 +56,6 @@ def markdown_table(stats: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def read_table_stats(path: Path) -> pd.DataFrame:
-    """A table's statistics CSV, its formatted cells kept as the text the table prints ("70", not 70.0)."""
-    return pd.read_csv(path, dtype={column: str for column in TEXT_COLUMNS})
-
-
 def _cell(value: Any, error: Any, bold: bool) -> str:
     text = "---" if _missing(value) else (f"{value} ± {error}" if not _missing(error) else f"{value}")
     return _bold(text, bold)
@@ -75,9 +71,7 @@ def _bold(text: str, bold: bool) -> str:
 
 #: Figure kinds whose per-step inputs are small enough to ship: kind -> (trajectory option and its
 #: default, the tags it reads). The proof of concept draws 20 trajectories of 50 runs.
-SHIPPED_SCALARS = {
-    "ProofOfConcept": ("trajectory_algorithm", "Ours_LR", ("Hyperparameter/Lr", "Hyperparameter/Weight_Decay")),
-}
+SHIPPED_SCALARS = {"ProofOfConcept": ("trajectory_algorithm", "Ours_LR", POC_TAGS)}
 
 
 def planner_for(config: Mapping[str, Any], catalog: Mapping[str, Any] | None = None) -> Planner:
@@ -167,9 +161,7 @@ def _ship_scalars(options: Mapping[str, Any], paths: Sequence[str], out: Path) -
     option, default, tags = SHIPPED_SCALARS[options["kind"]]
     frame = read_scalars_many(paths, tags=list(tags), algorithms=[str(options.get(option, default))])
     target = out / f"{options['experiments'][0]}_scalars.parquet"
-    tmp = target.with_name(target.name + ".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(target)
+    atomic_write(target, lambda path: frame.to_parquet(path, index=False))
     return target
 
 
