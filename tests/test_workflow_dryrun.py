@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import job_counts, run_snakemake
+from plan_listing import plan_listing, read_reference
 
 
 def _per_algorithm(value, algorithm):
@@ -215,3 +216,19 @@ def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
     # T=5 instead of 10 halves the length, and with it the runtime
     expected = catalog["defaults"]["runtime_overhead"] + 3 * entry["runtime_per_seed"]["Ours_HDLR_Momentum"] * 0.5
     assert int(uci["runtime"]) == math.ceil(expected)
+
+
+def test_paper_plan_matches_reference(snakemake_cmd, repo_root, tmp_path):
+    """The paper's dry run plans exactly the jobs (outputs and inputs) of the reference listing,
+    made by the planning code before the one-source-of-truth refactor: refactors of the rules,
+    the planner or the registries must not change what is computed or from what."""
+    result = run_snakemake(snakemake_cmd, ["-n", "--configfile", str(repo_root / "config/paper.yaml")], cwd=tmp_path)
+    planned = plan_listing(result.stdout)
+    reference = read_reference()
+    only_reference = sorted(set(reference) - set(planned))
+    only_planned = sorted(set(planned) - set(reference))
+    assert not only_reference and not only_planned, (
+        f"{len(only_reference)} reference jobs not planned (first: {only_reference[:2]}), "
+        f"{len(only_planned)} new jobs (first: {only_planned[:2]})"
+    )
+    assert len(planned) == len(reference) == 1775
