@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .columns import CHUNK_COLUMNS, CHUNK_TYPES
+
 
 class ScalarLog:
     """Scalars of one run, grouped by tag."""
@@ -128,12 +130,6 @@ class TensorBoardSink:
 
 
 def empty_frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "seed": pd.Series(dtype=np.int32),
-            "step": pd.Series(dtype=np.int32),
-            "tag": pd.Series(dtype=str),
-            "value": pd.Series(dtype=np.float64),
-            "wall_time": pd.Series(dtype=np.float64),
-        }
-    )
+    """A chunk table without rows, with the columns and types of `columns.CHUNK_TYPES`."""
+    dtypes = {"int32": np.int32, "float64": np.float64, "string": str}
+    return pd.DataFrame({name: pd.Series(dtype=dtypes[CHUNK_TYPES[name]]) for name in CHUNK_COLUMNS})

@@ -41,8 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--bounds", default=None, help="JSON, e.g. '{\"lr_log10\": [-6, -1]}' (keys: " + ", ".join(DEFAULT_BOUNDS) + ")"
     )
     add_set_argument(run, "training overrides (as onepass train)")
-    run.add_argument("--threads", type=int, default=None, metavar="N",
-                     help="CPU threads for torch (default: $OMP_NUM_THREADS when set, else 1; 0: every core)")
+    run.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch (default: $OMP_NUM_THREADS when set, else 1; 0: every core)",
+    )
     run.add_argument("--quiet", action="store_true", help="no per-trial lines on stderr")
     agg = sub.add_parser("aggregate", help="repetition files -> results/scalars-style parquet + final CSV")
     add_aggregate_arguments(agg, "files", "trial")

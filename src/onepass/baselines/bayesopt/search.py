@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ...io_utils import jsonable
+from ...records.columns import CHUNK_COLUMNS, TRIAL
 from .space import ALGORITHM, DEFAULT_KAPPA, INNER_ALGORITHM, SEED_STRIDE, check_bounds, check_counts
 from .trial import Setup, prepare, print_progress, train_trial, trial_frame, trial_summary
 
@@ -98,7 +99,7 @@ def search(
             print_progress(setup.repetition, summary)
     table = pd.concat(frames, ignore_index=True)
     table = table.astype({"seed": "int32", "step": "int32", "trial": "int32", "value": "float64"})
-    return table[["seed", "step", "tag", "value", "wall_time", "trial"]], runs
+    return table[[*CHUNK_COLUMNS, TRIAL]], runs
 
 
 def payload(

@@ -1,6 +1,7 @@
 """Search outputs of one Ray experiment -> ``results/scalars/<exp>.parquet`` and ``<exp>_final.csv``.
 
-Algorithm = ``<scheduler>_<algorithm>`` (:func:`.names.algorithm_name`), seed = trial index, step =
+Each search becomes a chunk of the one aggregation path (``onepass.records.aggregate``):
+algorithm = ``<scheduler>_<algorithm>`` (:func:`.names.algorithm_name`), seed = trial index, step =
 weight steps, for the ordinary ``AverageResults`` tables.
 """
 
@@ -26,61 +27,55 @@ RAY_TAGS = {
 def aggregate_ray(
     files: Sequence[str | Path], experiment: str, parquet_out: str | Path, final_out: str | Path
 ) -> dict[str, int]:
-    """Search outputs of one Ray experiment -> ``results/scalars``-style long table and final CSV.
+    """Search outputs (parquet and/or JSON) of one Ray experiment -> its long table and final CSV.
 
-    Algorithm = ``<scheduler>_<algorithm>``, seed = trial index, step = weight steps. The final CSV
-    has a row only for trials that trained the full ``max_steps`` (the paper's selection for the
-    ASHA/PBT tables; ASHA stops most trials early by design), with ``best:<tag>`` columns.
+    Each search is a chunk (``search_chunk``) fed to the one aggregation path,
+    ``onepass.records.aggregate.aggregate_chunks``: algorithm = ``<scheduler>_<algorithm>``, seed =
+    trial index, step = weight steps. The final CSV has a row only for trials that trained the full
+    ``max_steps`` (the paper's selection for the ASHA/PBT tables; ASHA stops most trials early by
+    design), with ``best:<tag>`` columns.
     """
-    import pyarrow as pa
+    from ...records.aggregate import AggregationError, aggregate_chunks
+    from ...records.chunk_files import pair_chunks
 
-    from ...records.aggregate import FINAL_COLUMNS, AggregationError, write_aggregate
-
-    longs, finals = [], []
-    for path in map(Path, files):
-        long, summary = read_search(path)
-        longs.append(long)
-        finals.extend(final_rows(experiment, long, summary))
-    if not longs:
+    pairs = pair_chunks(files)
+    if not pairs:
         raise AggregationError(f"experiment {experiment}: no Ray search outputs given")
-    long = pd.concat(longs, ignore_index=True)
-    long = long.astype({"seed": "int32", "step": "int32", "value": "float64", "wall_time": "float64"})
-    table = pa.Table.from_pandas(long, preserve_index=False)
-    for name in ("algorithm", "tag"):
-        table = table.set_column(table.schema.get_field_index(name), name, table.column(name).dictionary_encode())
-    final = pd.DataFrame(finals, columns=None if finals else FINAL_COLUMNS)
-    write_aggregate(table, final, parquet_out, final_out)
-    return {"searches": len(longs), "finished_trials": len(final), "rows": table.num_rows}
+    chunks = [search_chunk(experiment, parquet, summary_path) for parquet, summary_path in pairs]
+    finished, rows = aggregate_chunks(experiment, chunks, parquet_out, final_out)
+    return {"searches": len(chunks), "finished_trials": finished, "rows": rows}
 
 
-def read_search(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One search's reports as long rows (algorithm, seed, step, tag, value, wall_time) and its JSON."""
+def search_chunk(experiment: str, parquet: Path, summary_path: Path):
+    """One search as a ``ChunkTable``: every report as chunk rows, one final row per finished trial."""
     import json
 
-    from ...records.aggregate import AggregationError, check_pair
+    import pyarrow as pa
 
-    parquet, summary_path = path.with_suffix(".parquet"), path.with_suffix(".json")
+    from ...records.aggregate import AggregationError, ChunkTable
+    from ...records.chunk_files import check_pair, chunk_schema, with_algorithm
+    from ...records.columns import CHUNK_COLUMNS
+
     try:
         summary = json.loads(summary_path.read_text())
-        rows = pd.read_parquet(parquet)
+        reports = pd.read_parquet(parquet)
     except (OSError, ValueError) as error:
-        raise AggregationError(f"{path}: cannot read Ray search output: {error}") from None
+        raise AggregationError(f"{parquet}: cannot read Ray search output: {error}") from None
     check_pair(parquet, summary_path, summary)
     name = summary.get("name") or algorithm_name(summary["scheduler"], summary["algorithm"])
-    long = rows.melt(
+    long = reports.melt(
         id_vars=["trial", "iteration", "wall_time"], value_vars=list(RAY_TAGS), var_name="tag", value_name="value"
     )
     long["tag"] = long["tag"].map(RAY_TAGS)
-    long = long.rename(columns={"trial": "seed", "iteration": "step"})
-    long.insert(0, "algorithm", name)
-    return long[["algorithm", "seed", "step", "tag", "value", "wall_time"]], {**summary, "name": name}
+    long = long.rename(columns={"trial": "seed", "iteration": "step"})[list(CHUNK_COLUMNS)]
+    table = with_algorithm(pa.Table.from_pandas(long, schema=chunk_schema(), preserve_index=False), name)
+    return ChunkTable(summary_path, name, table, final_rows(experiment, name, summary))
 
 
-def final_rows(experiment: str, long: pd.DataFrame, summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """One final-CSV row per trial that trained the full ``max_steps``."""
-    from ...records.aggregate import FINAL_COLUMNS
+def final_rows(experiment: str, name: str, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One final-CSV row per trial that trained the full ``max_steps`` (its ``best:`` columns come later)."""
+    from ...records.columns import FINAL_COLUMNS
 
-    best = long.groupby(["seed", "tag"])["value"].min()
     rows = []
     for trial in summary["trials"]:
         if not trial["reached_max_steps"]:
@@ -92,7 +87,7 @@ def final_rows(experiment: str, long: pd.DataFrame, summary: dict[str, Any]) -> 
         cfg = trial.get("config") or {}
         row.update(
             experiment=experiment,
-            algorithm=summary["name"],
+            algorithm=name,
             seed=trial["trial"],
             status="ok" if ok else "diverged",
             steps_completed=trial["iterations"],
@@ -103,7 +98,5 @@ def final_rows(experiment: str, long: pd.DataFrame, summary: dict[str, Any]) -> 
             restored=bool(trial["restored_from"]),
         )
         row.update(values)
-        for tag in RAY_TAGS.values():
-            row[f"best:{tag}"] = best.get((trial["trial"], tag), math.nan)
         rows.append(row)
     return rows
