@@ -5,8 +5,9 @@
 #   snakemake results/figures/CDF_uci_energy.pdf            # one figure and what it needs
 #   snakemake --profile profiles/slurm --configfile config/paper.yaml
 #
-# The config is checked (onepass.pipeline.checks, then workflow/schemas/config.schema.yaml) before any
-# job is planned, so a broken config stops here with the offending key named.
+# The config is checked (onepass.pipeline.checks, then workflow/schemas/config.schema.yaml) and every
+# plan is computed once, here, from the config alone (never from what is on disk), so a broken config
+# stops here with the offending key named and a dry run plans the same jobs whatever exists.
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -38,9 +39,29 @@ try:
     except WorkflowError as error:
         raise ConfigError(schema_error_message(error)) from None
     PLAN, EXPERIMENT_NAMES = build_plan(config, CATALOG)
+    # the black-box baselines (rules/hpo.smk): enabled experiments only; see onepass.pipeline.hpo
+    HPO_BAYESOPT = hpo_plans.bayesopt_plan(config, CATALOG)
+    HPO_RAY = hpo_plans.ray_plan(config, CATALOG)
+    HPO_RAY_TABLES = hpo_plans.ray_tables(HPO_RAY)
+    HPO_RAY_FIGURES = hpo_plans.ray_figures(HPO_RAY)
+    hpo_plans.check_ray_outputs(config, HPO_RAY_TABLES, HPO_RAY_FIGURES)
+    HPO_TARGETS = hpo_plans.hpo_targets(HPO_BAYESOPT, HPO_RAY, HPO_RAY_TABLES, HPO_RAY_FIGURES)
+    # every experiment whose results/scalars/<exp>.* a job makes, with its source kind and inputs
+    AGGREGATES = aggregation_plan(PLAN, HPO_BAYESOPT, HPO_RAY)
+    try:
+        validate(
+            {"figures": config.get("figures") or {}, "tables": config.get("tables") or {}},
+            "workflow/schemas/figures.schema.yaml",
+            set_default=False,
+        )
+    except WorkflowError as error:
+        raise ConfigError(schema_error_message(error)) from None
+    # which files each configured figure and table reads (rules/figures.smk, rules/tables.smk)
+    ANALYSIS = Planner(
+        config, experiment_names=experiment_names, experiment_cell=experiment_cell, planned=AGGREGATES.__contains__
+    )
 except ConfigError as error:
     sys.exit(str(error))
-TRAINING_EXPERIMENTS_PATTERN = alternation(PLAN)
 
 # Training needs its experiment, algorithm and chunk to look like this; the constraints keep
 # `results/scalars/{experiment}.parquet` and the run paths from matching each other's files.

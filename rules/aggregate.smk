@@ -1,7 +1,9 @@
-# rules/aggregate.smk: the chunk tables of one (sub-)experiment -> one long table + one final CSV.
+# rules/aggregate.smk: the chunks of one (sub-)experiment -> one long table + one final CSV.
 #
-# Local rule: it reads many small files and finishes in seconds (onepass.records.aggregate works on Arrow
-# tables; no TensorBoard parsing), so it is not worth a cluster job.
+# The one rule writing results/scalars/{experiment}.*: training chunks, BayesOpt repetitions and Ray
+# searches alike (AGGREGATES, onepass.pipeline.aggregation, names each experiment's source kind and
+# files; onepass.records.aggregate combines them). Local rule: it reads many small files and finishes
+# in seconds (Arrow tables; no TensorBoard parsing), so it is not worth a cluster job.
 
 
 localrules:
@@ -20,12 +22,10 @@ rule aggregate:
     benchmark:
         "results/benchmarks/aggregate/{experiment}.tsv"
     wildcard_constraints:
-        # only training experiments: BayesOpt/Ray aggregates (rules/hpo.smk) share the path pattern
-        experiment=TRAINING_EXPERIMENTS_PATTERN,
+        experiment=alternation(AGGREGATES),
     params:
+        kind=lambda wildcards: aggregate_job(wildcards)["kind"],
         experiment=lambda wildcards: wildcards.experiment,
         algorithm_order=ALGORITHMS,
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/aggregate.py"

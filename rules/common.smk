@@ -6,14 +6,19 @@
 # resources, which are dict look-ups in the plan computed once by the Snakefile.
 from pathlib import Path
 
-from onepass.training.algorithms import ALGORITHMS as _ALGORITHM_REGISTRY
+from onepass.analysis.captions import figure_caption, table_caption
+from onepass.analysis.targets import Planner
+from onepass.patterns import alternation
+from onepass.pipeline import hpo as hpo_plans
+from onepass.pipeline.aggregation import aggregation_plan
 from onepass.pipeline.catalog import load_catalog
 from onepass.pipeline.checks import check_config, load_schema, schema_error_message
 from onepass.pipeline.configfiles import check_config_files
 from onepass.pipeline.errors import ConfigError
-from onepass.pipeline.jobs import alternation, chunk_runtime, default_python
+from onepass.pipeline.jobs import chunk_runtime, comparison_resources, default_python
 from onepass.pipeline.plan import build_plan
 from onepass.pipeline.plan import chunk_outputs as _chunk_outputs
+from onepass.training.algorithms import ALGORITHMS as _ALGORITHM_REGISTRY
 
 # Exact names from docs/CONTRACTS.md, in canonical order (the order figures and tables use).
 ALGORITHMS = list(_ALGORITHM_REGISTRY)
@@ -33,7 +38,7 @@ def workflow_path(path):
     return Path(workflow.basedir) / candidate
 
 
-# ---- helpers for the rule files (figures.smk and tables.smk use experiment_names/experiment_cell) --
+# ---- helpers of the plan (the Snakefile's analysis Planner uses experiment_names/experiment_cell) --
 
 
 def experiment_names(experiment):
@@ -104,11 +109,50 @@ def train_resource(name):
     return resource
 
 
-def aggregate_inputs(wildcards):
-    """Every chunk parquet and JSON of the sub-experiment (a dict look-up in the plan)."""
-    if wildcards.experiment not in PLAN:
+def aggregate_job(wildcards):
+    """The aggregation plan entry of one experiment: its source kind and input files."""
+    try:
+        return AGGREGATES[wildcards.experiment]
+    except KeyError:
         raise ValueError(
-            f"results/scalars/{wildcards.experiment}.parquet: '{wildcards.experiment}' is not a "
-            f"training experiment of this config (known: {', '.join(PLAN) or 'none'})"
-        )
-    return chunk_outputs(wildcards.experiment)
+            f"results/scalars/{wildcards.experiment}.parquet: '{wildcards.experiment}' is not an "
+            f"experiment of this config that a job makes (known: {', '.join(AGGREGATES) or 'none'})"
+        ) from None
+
+
+def aggregate_inputs(wildcards):
+    """Every chunk parquet and JSON of the experiment: training chunks, BayesOpt repetitions or Ray searches."""
+    return aggregate_job(wildcards)["inputs"]
+
+
+# ---- input functions of rules/hpo.smk (the plans are HPO_BAYESOPT and HPO_RAY, built by the Snakefile)
+
+
+def hpo_data(dataset):
+    """The preprocessed tensors of a black-box job's dataset."""
+    return {"data": f"resources/data/{dataset}/data.pt", "targets": f"resources/data/{dataset}/targets.pt"}
+
+
+def bayesopt_job(wildcards):
+    """The plan entry of one BayesOpt repetition's experiment (a clear error for a path outside it)."""
+    plan = HPO_BAYESOPT.get(wildcards.experiment)
+    if plan is None or wildcards.rep not in plan["reps"]:
+        raise ValueError(f"results/runs/{wildcards.experiment}/BayesOpt/{wildcards.rep} is not a configured repetition")
+    return plan
+
+
+def ray_job(wildcards):
+    """The plan entries of one Ray search: its experiment's and the search's own."""
+    plan = HPO_RAY.get(wildcards.experiment)
+    if plan is None or wildcards.search not in plan["searches"]:
+        raise ValueError(f"results/ray/{wildcards.experiment}/{wildcards.search} is not a configured Ray search")
+    return plan, plan["searches"][wildcards.search]
+
+
+# ---- input functions of rules/figures.smk and rules/tables.smk (ANALYSIS: the Snakefile's Planner) ----
+
+
+def comparison_job(wildcards):
+    """Settings, threads, memory and minutes of one hypergradient comparison (onepass.pipeline.jobs)."""
+    settings = ANALYSIS.hypergradient_settings(wildcards.comparison)
+    return {"settings": settings, **comparison_resources(settings, CATALOG)}

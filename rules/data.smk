@@ -45,8 +45,6 @@ rule fetch_raw:
         "logs/data/fetch_raw/{dataset}/{filename}.log",
     benchmark:
         "results/benchmarks/data/fetch_raw/{dataset}/{filename}.tsv"
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/fetch_raw.py"
 
@@ -67,8 +65,6 @@ rule preprocess_uci:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
         mem_mb=lambda wc: data_plan.preprocess_mem_mb(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/preprocess.py"
 
@@ -89,8 +85,6 @@ rule preprocess_images:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
         mem_mb=lambda wc: data_plan.preprocess_mem_mb(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/preprocess.py"
 
@@ -112,7 +106,5 @@ rule preprocess_text:
         "results/benchmarks/data/preprocess/{dataset}.tsv"
     resources:
         mem_mb=lambda wc: data_plan.preprocess_mem_mb(DATA_SOURCES, wc.dataset, DATA_SOURCES_FILE),
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/preprocess.py"

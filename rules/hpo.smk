@@ -2,14 +2,17 @@
 #
 # Experiments of `kind: bayesopt` (config keys below) run one job per repetition,
 #   results/runs/<exp>/BayesOpt/rep<r:03d>.{parquet,json}   (python -m onepass.baselines.bayesopt run)
-# and aggregate into results/scalars/<exp>.parquet / <exp>_final.csv (algorithm BayesOpt, one CSV row
-# per trial with a `trial` column), which the HPOCurves figures and the AverageResults tables join.
+# which rule `aggregate` (rules/aggregate.smk) turns into results/scalars/<exp>.parquet / <exp>_final.csv
+# (algorithm BayesOpt, one CSV row per trial with a `trial` column), which the HPOCurves figures and the
+# AverageResults tables join.
 #
 # Experiments of `kind: ray` run one job per scheduler x algorithm (needs the `ray` extra),
 #   results/ray/<exp>/<ASHA|PBT>_<Random|Ours_LR_Momentum>.{parquet,json}   (python -m onepass.baselines.raytune run)
-# aggregate into results/scalars/<exp>.* (algorithms ASHA_Random, PBT_Ours_LR_Momentum, ...), and feed
+# aggregated by rule `aggregate` into results/scalars/<exp>.* (algorithms ASHA_Random, PBT_Ours_LR_Momentum, ...), and feed
 # the tables / the HPOCurves_Ray figure they name. Ray experiments are declared `enabled: false` in the
-# paper config; only enabled ones get rules' targets (HPO_TARGETS, rule `hpo`).
+# paper config; only enabled ones get rules' targets (HPO_TARGETS, rule `hpo`). The plans (HPO_BAYESOPT,
+# HPO_RAY, HPO_RAY_TABLES, HPO_RAY_FIGURES) are built by the Snakefile with onepass.pipeline.hpo; the
+# input functions are in rules/common.smk.
 #
 # bayesopt keys: dataset, repetitions, random_trials (5), guided_trials (25), overrides ({}), penalty
 #   (default per dataset: Energy 150, Kin8nm 0.1, Power 400, F-MNIST 3), kappa (2.576), bounds
@@ -20,24 +23,16 @@
 #   table (a name, or {name: ..., <AverageResults options>}), figure (a name; experiments naming the
 #   same figure share it, e.g. HPOCurves_Ray), enabled, description.
 
-include: "hpo_common.smk"
-
-
 localrules:
-    aggregate_bayesopt,
-    aggregate_ray,
     ray_table,
     ray_figure,
     hpo,
 
 
-ruleorder: aggregate_bayesopt > aggregate_ray > aggregate
-
-
 rule bayesopt:
     """One BayesOpt repetition: random + GP-guided Random_Validation trainings in one process."""
     input:
-        unpack(lambda wildcards: _hpo_data(_bayesopt_job(wildcards)["dataset"])),
+        unpack(lambda wildcards: hpo_data(bayesopt_job(wildcards)["dataset"])),
     output:
         parquet="results/runs/{experiment}/BayesOpt/{rep}.parquet",
         json="results/runs/{experiment}/BayesOpt/{rep}.json",
@@ -50,7 +45,7 @@ rule bayesopt:
         rep=r"rep\d+",
     params:
         python=PYTHON,
-        arguments=lambda wildcards: _bayesopt_job(wildcards)["arguments"],
+        arguments=lambda wildcards: bayesopt_job(wildcards)["arguments"],
         repetition=lambda wildcards: int(wildcards.rep[3:]),
         tensorboard=lambda wildcards: (
             f"--tensorboard-dir results/tensorboard/{wildcards.experiment}/BayesOpt/{wildcards.rep}"
@@ -58,46 +53,21 @@ rule bayesopt:
             else ""
         ),
         data_dir=lambda wildcards, input: str(Path(input.data).parent.parent),
-    threads: lambda wildcards: _bayesopt_job(wildcards)["threads"]
+    threads: lambda wildcards: bayesopt_job(wildcards)["threads"]
     resources:
-        gpu=lambda wildcards: _bayesopt_job(wildcards)["gpu"],
-        mem_mb=lambda wildcards, attempt: _bayesopt_job(wildcards)["mem_mb"] * attempt,
-        runtime=lambda wildcards, attempt: _bayesopt_job(wildcards)["runtime"] * attempt,
-    conda:
-        "../environment.yml"
+        gpu=lambda wildcards: bayesopt_job(wildcards)["gpu"],
+        mem_mb=lambda wildcards, attempt: bayesopt_job(wildcards)["mem_mb"] * attempt,
+        runtime=lambda wildcards, attempt: bayesopt_job(wildcards)["runtime"] * attempt,
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
         "{params.python:q} -m onepass.baselines.bayesopt run --repetition {params.repetition} {params.arguments} "
         "{params.tensorboard} --threads {threads} --quiet --data-dir {params.data_dir:q} --out {output.parquet:q} > {log:q} 2>&1"
 
 
-rule aggregate_bayesopt:
-    """All repetitions of a BayesOpt experiment -> results/scalars/<exp>.parquet and <exp>_final.csv."""
-    input:
-        lambda wildcards: [
-            f"results/runs/{wildcards.experiment}/BayesOpt/{rep}.{ext}"
-            for rep in HPO_BAYESOPT[wildcards.experiment]["reps"]
-            for ext in ("parquet", "json")
-        ],
-    output:
-        parquet="results/scalars/{experiment}.parquet",
-        final="results/scalars/{experiment}_final.csv",
-    wildcard_constraints:
-        experiment=alternation(HPO_BAYESOPT),
-    log:
-        "logs/aggregate/{experiment}.log",
-    params:
-        experiment=lambda wildcards: wildcards.experiment,
-    conda:
-        "../environment.yml"
-    script:
-        "../workflow/scripts/aggregate_bayesopt.py"
-
-
 rule ray_search:
     """One ASHA or PBT search over one inner algorithm (Ray Tune; needs `pip install .[ray]`)."""
     input:
-        unpack(lambda wildcards: _hpo_data(_ray_job(wildcards)[0]["dataset"])),
+        unpack(lambda wildcards: hpo_data(ray_job(wildcards)[0]["dataset"])),
     output:
         parquet="results/ray/{experiment}/{search}.parquet",
         json="results/ray/{experiment}/{search}.json",
@@ -107,48 +77,23 @@ rule ray_search:
         "results/benchmarks/ray/{experiment}/{search}.tsv"
     wildcard_constraints:
         experiment=alternation(HPO_RAY),
-        search=alternation(_hpo.RAY_SEARCH_NAMES),  # ASHA_Random, ..., PBT_Ours_LR_Momentum
+        search=alternation(hpo_plans.RAY_SEARCH_NAMES),  # ASHA_Random, ..., PBT_Ours_LR_Momentum
     params:
         python=PYTHON,
-        arguments=lambda wildcards: _ray_job(wildcards)[0]["arguments"],
-        scheduler=lambda wildcards: _ray_job(wildcards)[1]["scheduler"],
-        algorithm=lambda wildcards: _ray_job(wildcards)[1]["algorithm"],
-        samples=lambda wildcards: _ray_job(wildcards)[1]["n"],
+        arguments=lambda wildcards: ray_job(wildcards)[0]["arguments"],
+        scheduler=lambda wildcards: ray_job(wildcards)[1]["scheduler"],
+        algorithm=lambda wildcards: ray_job(wildcards)[1]["algorithm"],
+        samples=lambda wildcards: ray_job(wildcards)[1]["n"],
         data_dir=lambda wildcards, input: str(Path(input.data).parent.parent),
-    threads: lambda wildcards: _ray_job(wildcards)[0]["cpus"]
+    threads: lambda wildcards: ray_job(wildcards)[0]["cpus"]
     resources:
-        mem_mb=lambda wildcards: 2000 + 1000 * _ray_job(wildcards)[0]["cpus"],
-        runtime=lambda wildcards: _ray_job(wildcards)[1]["runtime"],
-    conda:
-        "../environment.yml"
+        mem_mb=lambda wildcards: 2000 + 1000 * ray_job(wildcards)[0]["cpus"],
+        runtime=lambda wildcards: ray_job(wildcards)[1]["runtime"],
     shell:
         "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "
         "{params.python:q} -m onepass.baselines.raytune run --scheduler {params.scheduler} --algorithm {params.algorithm} "
         "--num-samples {params.samples} {params.arguments} --data-dir {params.data_dir:q} "
         "--out {output.parquet:q} > {log:q} 2>&1"
-
-
-rule aggregate_ray:
-    """All searches of a Ray experiment -> results/scalars/<exp>.parquet and <exp>_final.csv."""
-    input:
-        lambda wildcards: [
-            f"results/ray/{wildcards.experiment}/{search}.{ext}"
-            for search in HPO_RAY[wildcards.experiment]["searches"]
-            for ext in ("parquet", "json")
-        ],
-    output:
-        parquet="results/scalars/{experiment}.parquet",
-        final="results/scalars/{experiment}_final.csv",
-    wildcard_constraints:
-        experiment=alternation(HPO_RAY),
-    log:
-        "logs/aggregate/{experiment}.log",
-    params:
-        experiment=lambda wildcards: wildcards.experiment,
-    conda:
-        "../environment.yml"
-    script:
-        "../workflow/scripts/aggregate_ray.py"
 
 
 rule ray_table:
@@ -162,13 +107,13 @@ rule ray_table:
         name=alternation(HPO_RAY_TABLES),
     log:
         "logs/tables/{name}.log",
+    benchmark:
+        "results/benchmarks/ray_table/{name}.tsv"
     params:
         options=lambda wildcards: HPO_RAY_TABLES[wildcards.name],
         experiments_config=lambda wildcards: {
             e: (config.get("experiments") or {})[e] for e in HPO_RAY_TABLES[wildcards.name]["experiments"]
         },
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/ray_table.py"
 
@@ -184,8 +129,8 @@ rule ray_figure:
         name=alternation(HPO_RAY_FIGURES),
     log:
         "logs/figures/{name}.log",
-    conda:
-        "../environment.yml"
+    benchmark:
+        "results/benchmarks/ray_figure/{name}.tsv"
     script:
         "../workflow/scripts/ray_figure.py"
 

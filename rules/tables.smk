@@ -1,9 +1,8 @@
 # rules/tables.smk: every configured table is its own target results/tables/<Name>.{tex,csv}.
 # config `tables:` entries: <Name>: {kind: AverageResults|AverageErrors,
-# experiments: [...], <options>}; option keys in workflow/schemas/figures.schema.yaml. Uses the
-# ANALYSIS planner of rules/figures.smk (included first). Declared black-box experiments whose
-# results cannot be made yet (BayesOpt, Ray) are left out and named in the table note.
-from onepass.analysis.captions import table_caption as _table_caption
+# experiments: [...], <options>}; option keys in workflow/schemas/figures.schema.yaml. Uses ANALYSIS,
+# the Snakefile's onepass.analysis.targets.Planner. Declared black-box experiments that this config
+# does not run (BayesOpt, Ray: disabled) are left out and named in the table note, whatever is on disk.
 
 
 localrules:
@@ -33,7 +32,7 @@ rule table:
         options=lambda wildcards: dict(ANALYSIS.table_spec(wildcards.name)),
         experiments_config=lambda wildcards: ANALYSIS.experiments_config_of("tables", wildcards.name),
         skip=lambda wildcards: ANALYSIS.table_skipped(wildcards.name),
-        caption=lambda wildcards: _table_caption(
+        caption=lambda wildcards: table_caption(
             wildcards.name,
             ANALYSIS.table_spec(wildcards.name),
             ANALYSIS.experiments_config_of("tables", wildcards.name),
@@ -42,7 +41,7 @@ rule table:
         name=ANALYSIS.name_pattern("tables"),
     log:
         "logs/tables/{name}.log",
-    conda:
-        "../environment.yml"
+    benchmark:
+        "results/benchmarks/table/{name}.tsv"
     script:
         "../workflow/scripts/table.py"

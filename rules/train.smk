@@ -26,8 +26,6 @@ rule train:
         gpu=train_resource("gpu"),
         mem_mb=train_resource("mem_mb"),
         runtime=train_resource("runtime"),
-    conda:
-        "../environment.yml"
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
         "{params.python:q} -m onepass train --algorithm {wildcards.algorithm} {params.arguments} "

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "onepass"
 LAYERS = {
     "onepass.io_utils": 0,
     "onepass.lazy": 0,
+    "onepass.patterns": 0,
     "onepass.yaml_files": 0,
     "onepass.hypersgd": 1,
     "onepass.records": 2,

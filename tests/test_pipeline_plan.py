@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from onepass.patterns import alternation
 from onepass.pipeline import hpo
 from onepass.pipeline.catalog import load_catalog
 from onepass.pipeline.checks import check_config
 from onepass.pipeline.errors import ConfigError
 from onepass.pipeline.grid import expand_names_only, grid_cells, grid_expression
 from onepass.pipeline.jobs import (
-    alternation,
     chunk_runtime,
     flatten_overrides,
     per_algorithm,

@@ -8,15 +8,12 @@ which keeps the rule files lint-clean and lets this logic be unit tested.
 from __future__ import annotations
 
 import csv
-import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..patterns import alternation
 from .figures.registry import FIGURE_KINDS
 from .tables.registry import TABLE_KINDS
-
-_NEVER = "(?!x)x"  # a regex matching nothing: no configured names, no targets
 
 
 def scalars_path(experiment: str, final: bool = False) -> str:
@@ -27,9 +24,12 @@ class Planner:
     """Resolves configured figure/table names into input files and script parameters.
 
     ``experiment_names`` expands a grid experiment into its cells (rules/common.smk);
-    ``experiment_cell`` gives a cell's grid values; ``producible(path)`` says whether some rule
-    other than the generic aggregation can make a file; ``planned(experiment)`` whether the
-    experiment is a planned training experiment.  All are optional.
+    ``experiment_cell`` gives a cell's grid values; ``planned(experiment)`` says whether a job of
+    this config makes the experiment's aggregated scalars (a training, BayesOpt or Ray experiment:
+    onepass.pipeline.aggregation). All are optional.
+
+    Everything here is decided from the config alone, never from the files on disk, so a dry run
+    plans the same jobs whatever a previous run left behind.
     """
 
     def __init__(
@@ -37,13 +37,11 @@ class Planner:
         config: Mapping[str, Any],
         experiment_names: Callable[[str], Sequence[str]] | None = None,
         experiment_cell: Callable[[str], Mapping[str, Any]] | None = None,
-        producible: Callable[[str], bool] | None = None,
         planned: Callable[[str], bool] | None = None,
     ) -> None:
         self.config = config
         self.experiment_names = experiment_names
         self.experiment_cell = experiment_cell
-        self.producible = producible or (lambda path: False)
         self.planned = planned or (lambda experiment: False)
 
     # ------------------------------------------------------------------------------ common
@@ -53,8 +51,7 @@ class Planner:
 
     def name_pattern(self, section: str) -> str:
         """Regex of the configured target names of ``figures`` or ``tables`` (wildcard constraint)."""
-        names = list((self.config.get(section) or {}).keys())
-        return "|".join(re.escape(n) for n in names) if names else _NEVER
+        return alternation(self.config.get(section) or {})
 
     def spec(self, section: str, name: str) -> Mapping[str, Any]:
         spec = (self.config.get(section) or {}).get(name)
@@ -91,18 +88,15 @@ class Planner:
         return out
 
     def available(self, experiment: str) -> bool:
-        """A non-training experiment (BayesOpt, Ray) can be used once its aggregate exists or a rule makes it."""
+        """Whether an experiment's aggregated scalars are made by this config's jobs (enabled and planned).
+
+        A declared BayesOpt or Ray experiment that is disabled is not, even if an earlier run left
+        its files on disk: a figure or table reads only what its own config makes.
+        """
         entry = self.experiments.get(experiment)
         if not isinstance(entry, Mapping) or not entry.get("enabled", True):
             return False
-        path = scalars_path(experiment, final=True)
-        return (
-            os.path.exists(path)
-            or os.path.exists(scalars_path(experiment))
-            or self.planned(experiment)
-            or self.producible(path)
-            or self.producible(scalars_path(experiment))
-        )
+        return self.planned(experiment)
 
     # ----------------------------------------------------------------------------- figures
     def figure_spec(self, name: str) -> Mapping[str, Any]:
@@ -157,14 +151,12 @@ class Planner:
 
     # ---------------------------------------------------------------------- hypergradients
     def hypergradient_pattern(self) -> str:
-        names = sorted(
-            {
-                self.comparison_of(s)
-                for s in (self.config.get("figures") or {}).values()
-                if isinstance(s, Mapping) and s.get("kind") == "Hypergradients"
-            }
-        )
-        return "|".join(re.escape(n) for n in names) if names else _NEVER
+        names = {
+            self.comparison_of(s)
+            for s in (self.config.get("figures") or {}).values()
+            if isinstance(s, Mapping) and s.get("kind") == "Hypergradients"
+        }
+        return alternation(sorted(names))
 
     def hypergradient_settings(self, comparison: str) -> dict[str, Any]:
         """comparison_table arguments from the experiment entry, overridden by figure options.

@@ -8,20 +8,17 @@ experiments use. Keeping them here makes them testable without running Snakemake
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..patterns import alternation
 from .errors import SourceConfigError
 from .kinds import KINDS
 from .sources import DATA_ROOT, RAW_ROOT, DatasetSource, source_document
 
-#: A regular expression matching nothing, for a wildcard whose set of values is empty.
-MATCH_NOTHING = "(?!x)x"
-
 
 def _alternatives(values) -> str:
-    return "|".join(re.escape(v) for v in sorted(values)) or MATCH_NOTHING
+    return alternation(sorted(values))
 
 
 def ids_pattern(sources: Mapping[str, DatasetSource], *kinds: str) -> str:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shlex
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +85,25 @@ def chunk_runtime(job: dict[str, Any], seeds: str) -> int:
     return int(math.ceil(job["runtime_overhead"] + job["runtime_per_seed"] * (last - first + 1)))
 
 
-def alternation(names: Iterable[str]) -> str:
-    """A regex matching exactly these names (or nothing), for wildcard constraints."""
-    names = list(names)
-    return "|".join(re.escape(name) for name in names) if names else "(?!x)x"
+def comparison_resources(settings: dict[str, Any], catalog: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Threads, memory and minutes of the hypergradient comparison job (rules/figures.smk).
+
+    The study differentiates the first window of every (T, i <= T) cell exactly, as DiffThroughOpt
+    does, so it takes that algorithm's catalog memory and per-seed minutes, the latter scaled to the
+    T weight steps of each cell's window (a seed of the catalog runs T0 x H0 steps). A dataset given
+    as a YAML path rather than a catalog id gets the catalog's UCI-sized defaults below.
+    """
+    entry = catalog.get(str(settings["dataset_config"]))
+    if entry is None:
+        return {"threads": 1, "mem_mb": 2000, "runtime": 60}
+    where = f"catalog.{settings['dataset_config']}"
+    lookbacks = [int(i) for i in settings["lookbacks"]]
+    steps = sum(int(t) for t in settings["network_weight_steps"] for i in lookbacks if i <= int(t))
+    full_run = float(entry["network_weight_steps"]) * float(entry["hyperparameter_steps"])
+    per_seed = float(per_algorithm(entry["runtime_per_seed"], "DiffThroughOpt", f"{where}.runtime_per_seed"))
+    minutes = entry["runtime_overhead"] + per_seed * len(settings["seeds"]) * steps / full_run
+    return {
+        "threads": int(entry["threads"]),
+        "mem_mb": int(per_algorithm(entry["mem_mb"], "DiffThroughOpt", f"{where}.mem_mb")),
+        "runtime": int(math.ceil(minutes)),
+    }
