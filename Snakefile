@@ -48,18 +48,6 @@ try:
     HPO_TARGETS = hpo_plans.hpo_targets(HPO_BAYESOPT, HPO_RAY, HPO_RAY_TABLES, HPO_RAY_FIGURES)
     # every experiment whose results/scalars/<exp>.* a job makes, with its source kind and inputs
     AGGREGATES = aggregation_plan(PLAN, HPO_BAYESOPT, HPO_RAY)
-    try:
-        validate(
-            {"figures": config.get("figures") or {}, "tables": config.get("tables") or {}},
-            "workflow/schemas/figures.schema.yaml",
-            set_default=False,
-        )
-    except WorkflowError as error:
-        raise ConfigError(schema_error_message(error)) from None
-    # which files each configured figure and table reads (rules/figures.smk, rules/tables.smk)
-    ANALYSIS = Planner(
-        config, experiment_names=experiment_names, experiment_cell=experiment_cell, planned=AGGREGATES.__contains__
-    )
 except ConfigError as error:
     sys.exit(str(error))
 

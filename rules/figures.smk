@@ -2,10 +2,29 @@
 # with the statistics it plots in results/figures/<Name>.csv.
 #
 # config `figures:` entries: <Name>: {kind: <Kind>, experiments: [...], <options>}; the option
-# keys per kind are in workflow/schemas/figures.schema.yaml (checked by the Snakefile). Figures read
-# only the aggregated scalars (results/scalars/<exp>.parquet and <exp>_final.csv); the hypergradient
-# comparison has its own rule below. The input wiring is ANALYSIS, the Snakefile's
-# onepass.analysis.targets.Planner (unit tested), which plans from the config alone.
+# keys per kind are in workflow/schemas/figures.schema.yaml (checked below, when the workflow is
+# parsed). Figures read only the aggregated scalars (results/scalars/<exp>.parquet and
+# <exp>_final.csv); the hypergradient comparison has its own rule below. The input wiring is
+# ANALYSIS, an onepass.analysis.targets.Planner (unit tested) over common.smk's experiment_names /
+# experiment_cell and the Snakefile's AGGREGATES (the experiments whose scalars a job makes): it
+# plans from the config alone, never from the files on disk.
+import sys
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+try:
+    validate(
+        {"figures": config.get("figures") or {}, "tables": config.get("tables") or {}},
+        "../workflow/schemas/figures.schema.yaml",
+        set_default=False,
+    )
+except WorkflowError as error:
+    sys.exit(schema_error_message(error))  # one line naming the entry, as the Snakefile's checks
+
+ANALYSIS = Planner(
+    config, experiment_names=experiment_names, experiment_cell=experiment_cell, planned=AGGREGATES.__contains__
+)
 
 
 localrules:

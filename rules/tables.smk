@@ -1,7 +1,7 @@
 # rules/tables.smk: every configured table is its own target results/tables/<Name>.{tex,csv}.
 # config `tables:` entries: <Name>: {kind: AverageResults|AverageErrors,
 # experiments: [...], <options>}; option keys in workflow/schemas/figures.schema.yaml. Uses ANALYSIS,
-# the Snakefile's onepass.analysis.targets.Planner. Declared black-box experiments that this config
+# the onepass.analysis.targets.Planner of rules/figures.smk (included first). Declared black-box experiments that this config
 # does not run (BayesOpt, Ray: disabled) are left out and named in the table note, whatever is on disk.
 
 

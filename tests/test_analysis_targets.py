@@ -41,12 +41,12 @@ CELLS = {
 }
 
 
-def planner(producible=lambda path: False):
+def planner(planned=lambda experiment: False):
     return Planner(
         CONFIG,
         experiment_names=lambda e: list(CELLS) if e == "Sensitivity" else [e],
         experiment_cell=lambda e: CELLS.get(e, {}),
-        producible=producible,
+        planned=planned,
     )
 
 
@@ -66,12 +66,24 @@ def test_bayesopt_joins_only_when_it_can_be_made():
     assert planner().figure_inputs("HPOCurves_uci_energy")["bayesopt_scalars"] == []
     assert planner().table_skipped("T") == ["BayesOpt_uci_energy"]
     assert planner().table_inputs("T")["final"] == ["results/scalars/uci_energy_final.csv"]
-    made = planner(producible=lambda path: "BayesOpt_uci_energy" in path)
+    made = planner(planned=lambda experiment: experiment == "BayesOpt_uci_energy")
     assert made.figure_inputs("HPOCurves_uci_energy")["bayesopt_scalars"] == [
         "results/scalars/BayesOpt_uci_energy.parquet"
     ]
     assert made.table_skipped("T") == []
-    assert not planner(producible=lambda path: True).available("BayesOpt_off")
+    assert not planner(planned=lambda experiment: True).available("BayesOpt_off")
+
+
+def test_files_on_disk_do_not_change_the_plan(tmp_path, monkeypatch):
+    """An aggregate left by an earlier run is not an input unless this config's jobs make it."""
+    monkeypatch.chdir(tmp_path)
+    scalars = tmp_path / "results" / "scalars"
+    scalars.mkdir(parents=True)
+    for name in ("BayesOpt_uci_energy.parquet", "BayesOpt_uci_energy_final.csv", "BayesOpt_off_final.csv"):
+        (scalars / name).write_text("left over\n")
+    assert planner().table_skipped("T") == ["BayesOpt_uci_energy"]
+    assert planner().figure_inputs("HPOCurves_uci_energy")["bayesopt_scalars"] == []
+    assert not planner().available("BayesOpt_off")
 
 
 def test_hypergradient_settings_merge_entry_and_figure_options():

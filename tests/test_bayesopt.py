@@ -266,8 +266,8 @@ def test_hpo_rules_plan_bayesopt_and_skip_disabled_ray(tmp_path):
 
     config = {"experiments": {"BayesOpt_uci_energy": BAYESOPT_EXPERIMENT, "RayTune": RAY_EXPERIMENT}}
     counts = job_counts(dry_run(tmp_path, config).stdout)
-    assert counts["bayesopt"] == 2 and counts["aggregate_bayesopt"] == 1
-    assert not any(name.startswith(("ray_", "aggregate_ray")) for name in counts)
+    assert counts["bayesopt"] == 2 and counts["aggregate"] == 1  # the one aggregation rule
+    assert not any(name.startswith("ray_") for name in counts)
 
 
 def test_hpo_rules_plan_enabled_ray(tmp_path):
@@ -276,7 +276,7 @@ def test_hpo_rules_plan_enabled_ray(tmp_path):
     ray_on = {**RAY_EXPERIMENT, "enabled": True}
     counts = job_counts(dry_run(tmp_path, {"experiments": {"RayTune": ray_on}}).stdout)
     assert counts["ray_search"] == 4  # {ASHA, PBT} x {Random, Ours_LR_Momentum}
-    assert counts["aggregate_ray"] == counts["ray_table"] == counts["ray_figure"] == 1
+    assert counts["aggregate"] == counts["ray_table"] == counts["ray_figure"] == 1
 
 
 @pytest.mark.parametrize(

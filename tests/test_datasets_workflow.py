@@ -52,7 +52,6 @@ def data_only_workflow(dest: Path, experiments: dict) -> Path:
     (dest / "rules").mkdir(parents=True)
     shutil.copy2(REPO / "rules" / "data.smk", dest / "rules" / "data.smk")
     shutil.copytree(REPO / "workflow" / "scripts", dest / "workflow" / "scripts")
-    shutil.copy2(REPO / "environment.yml", dest / "environment.yml")  # the rules' conda: directive
     (dest / "Snakefile").write_text('configfile: "config.yaml"\n\ninclude: "rules/data.smk"\n')
     write_yaml(dest / "config.yaml", {"data_mirror": None, "experiments": experiments})
     return dest

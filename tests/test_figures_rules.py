@@ -1,7 +1,8 @@
 """The figure/table rules run under real Snakemake on a small aggregated fixture.
 
-A tiny Snakefile includes only rules/figures.smk and rules/tables.smk (plus a stand-in for
-common.smk's ``experiment_names``) so the test does not depend on training; it builds one
+A tiny Snakefile includes only rules/common.smk, rules/figures.smk and rules/tables.smk (with
+stand-ins for the Snakefile's plan of the fixture's experiments) so the test does not depend on
+training; it builds one
 figure for every way the rule wires its inputs (final CSVs; + parquets; + BayesOpt parquets;
 a grid expanded to its cells; the hypergradient CSV) and a table, then the HTML report.  Every
 figure kind is drawn in-process by test_analysis_figures.py (CDF_Error, Runtime, LR and
@@ -25,11 +26,17 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = """
 configfile: "config.yaml"
 
-SUBS = {"Sensitivity": [f"Sensitivity_T{T}_i{i}" for T in (1, 2) for i in (1, 2)] + ["Sensitivity_Random"]}
+
+include: "rules/common.smk"
 
 
-def experiment_names(experiment):
-    return SUBS.get(experiment, [experiment])
+# What the real Snakefile plans, for the fixture's aggregated experiments (no training here).
+CELLS = {f"Sensitivity_T{T}_i{i}": {"network_weight_steps": T, "lookback": i} for T in (1, 2) for i in (1, 2)}
+EXPERIMENT_NAMES = {"Sensitivity": [*CELLS, "Sensitivity_Random"]}
+PLAN = {name: {"cell": cell} for name, cell in CELLS.items()}
+AGGREGATES = dict.fromkeys(
+    ["uci_energy", "uci_kin8nm", "fashion_mnist", "ProofOfConcept", "BayesOpt_uci_energy", *EXPERIMENT_NAMES["Sensitivity"]]
+)
 
 
 rule all:
@@ -73,10 +80,9 @@ CONFIG = {
 def workdir(tmp_path_factory):
     wd = tmp_path_factory.mktemp("wf")
     (wd / "rules").mkdir()
-    for name in ("figures.smk", "tables.smk"):
+    for name in ("common.smk", "figures.smk", "tables.smk"):
         shutil.copy(REPO / "rules" / name, wd / "rules" / name)
     shutil.copytree(REPO / "workflow" / "report", wd / "workflow" / "report")
-    shutil.copy(REPO / "environment.yml", wd / "environment.yml")  # the rules' conda: directive
     (wd / "workflow" / "schemas").mkdir()
     shutil.copy(REPO / "workflow" / "schemas" / "figures.schema.yaml", wd / "workflow" / "schemas")
     (wd / "workflow" / "scripts").mkdir(parents=True)
@@ -108,7 +114,7 @@ def test_every_figure_and_table_is_a_target(workdir):
         pdf = (workdir / "results" / "figures" / f"{name}.pdf").read_bytes()
         assert pdf.startswith(b"%PDF-") and len(pdf) > 2000, name
         assert (workdir / "results" / "figures" / f"{name}.csv").stat().st_size > 0, name
-    # the BayesOpt experiment exists (its aggregate is there), so it joins the HPO curves
+    # the BayesOpt experiment is planned (in AGGREGATES), so it joins the HPO curves
     assert "BayesOpt" in (workdir / "results/figures/HPOCurves_uci_energy.csv").read_text()
     tex = (workdir / "results" / "tables" / "AverageResults_UCI.tex").read_text()
     assert r"\begin{tabular}" in tex and "diverged" in tex.lower()
