@@ -1,7 +1,8 @@
 """End-to-end: real Snakemake runs of config/test.yaml on the shared UCI mirror.
 
 * the default target produces run chunks, aggregates, figures and tables, and a second invocation
-  has nothing to do;
+  has nothing to do; an unrelated experiment added to the finished run plans no figure or table,
+  and with every job forced the finished folder plans the same jobs as an empty one;
 * killing a training job mid-way leaves no output Snakemake would take as complete, and the next
   invocation schedules the job again.
 """
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import job_counts, run_snakemake
+from plan_listing import plan_listing
 from reference_outputs import compare as compare_with_reference
 
 pytestmark = pytest.mark.slow
@@ -85,6 +87,19 @@ def test_test_config_end_to_end(repo_root, snakemake_cmd, tmp_path):
     plan = run_snakemake(snakemake_cmd, [*args, str(extra), "-n", "--quiet", "rules"], cwd=tmp_path)
     counts = job_counts(plan.stdout + plan.stderr)
     assert counts.get("train") == 1 and "figure" not in counts and "table" not in counts, counts
+
+    # the plan comes from the config alone: with every job forced, the finished run (plus files a
+    # config does not make: a disabled experiment's aggregate, a stray figure) plans exactly the
+    # jobs, inputs and outputs of an empty folder; only Snakemake's up-to-date check tells them apart
+    scalars.joinpath("RayTune_final.csv").write_text("left over by hand\n")
+    scalars.joinpath("RayTune.parquet").write_bytes(b"left over by hand")
+    tmp_path.joinpath("results", "figures", "NotConfigured.pdf").write_bytes(b"%PDF-")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    forced = [*args, "-n", "--forceall"]
+    on_finished = plan_listing(run_snakemake(snakemake_cmd, forced, cwd=tmp_path).stdout)
+    on_empty = plan_listing(run_snakemake(snakemake_cmd, forced, cwd=empty).stdout)
+    assert on_finished == on_empty and len(on_empty) > 20, (sorted(set(on_finished) ^ set(on_empty)), len(on_empty))
 
 
 def _training_pids(out_fragment: str, cwd: Path) -> list[int]:
