@@ -1,6 +1,6 @@
 """Config checks and plan of the black-box HPO baselines (`kind: bayesopt` and `kind: ray`).
 
-rules/hpo_common.smk evaluates these once at parse time; the rules' input functions are then dict
+The Snakefile evaluates these once at parse time; the rules' input functions are then dict
 look-ups. Errors name the config key path, like the training checks.
 """
 
