@@ -248,3 +248,19 @@ def test_only_the_pipeline_imports_the_pipeline():
             if any(m.startswith("onepass.pipeline") or m.lstrip(".").startswith("pipeline") for m in modules):
                 offenders.append(str(path.relative_to(REPO)))
     assert not offenders
+
+
+def test_comparison_resources_scale_with_the_cells_and_seeds():
+    from onepass.pipeline.jobs import comparison_resources
+
+    settings = {
+        "dataset_config": "uci_energy",
+        "network_weight_steps": list(range(1, 11)),
+        "lookbacks": list(range(1, 11)),
+        "seeds": list(range(50)),
+    }
+    # DiffThroughOpt's catalog minutes (1 per 10 x 400 steps) x 50 seeds x sum over T of T * T steps
+    assert comparison_resources(settings, CATALOG) == {"threads": 1, "mem_mb": 2000, "runtime": 10}
+    fewer = comparison_resources({**settings, "seeds": [0]}, CATALOG)
+    assert fewer["runtime"] == 6  # 5 minutes overhead + 385 / 4000 of a seed, rounded up
+    assert comparison_resources({**settings, "dataset_config": "my/own.yaml"}, CATALOG)["threads"] == 1
