@@ -2,9 +2,9 @@
 #
 # Experiments of `kind: bayesopt` (config keys below) run one job per repetition,
 #   results/runs/<exp>/BayesOpt/rep<r:03d>.{parquet,json}   (python -m onepass.baselines.bayesopt run)
-# which rule `aggregate` (rules/aggregate.smk) turns into results/scalars/<exp>.parquet / <exp>_final.csv
-# (algorithm BayesOpt, one CSV row per trial with a `trial` column), which the HPOCurves figures and the
-# AverageResults tables join.
+# and rule `aggregate` (rules/aggregate.smk) turns them into results/scalars/<exp>.parquet / <exp>_final.csv
+# (algorithm BayesOpt, one CSV row per trial with a `trial` column) for the HPOCurves figures and the
+# AverageResults tables.
 #
 # Experiments of `kind: ray` run one job per scheduler x algorithm (needs the `ray` extra),
 #   results/ray/<exp>/<ASHA|PBT>_<Random|Ours_LR_Momentum>.{parquet,json}   (python -m onepass.baselines.raytune run)
@@ -22,6 +22,7 @@
 #   perturbation_interval (100), grace_period, reduction_factor (4), cpus (8), seed (0), overrides,
 #   table (a name, or {name: ..., <AverageResults options>}), figure (a name; experiments naming the
 #   same figure share it, e.g. HPOCurves_Ray), enabled, description.
+
 
 localrules:
     ray_table,
