@@ -217,3 +217,51 @@ def test_a_summary_that_is_not_text_is_named(tmp_path):
     stem.with_suffix(".json").write_bytes(b"\xff\xfe{}")
     with pytest.raises(AggregationError, match=r"seeds000-001\.json: cannot read chunk summary: not UTF-8 text$"):
         aggregate(chunk_files(stem), "exp", tmp_path / "e.parquet", tmp_path / "e.csv")
+
+
+def _trial_chunk(source: str, seed: int, trials: int, algorithm: str = "BayesOpt", with_trial: bool = True):
+    """A chunk-shaped table with a `trial` key (as a BayesOpt repetition becomes), and its rows."""
+    from onepass.records.aggregate import ChunkTable, run_row
+    from onepass.records.chunk_files import chunk_schema, with_algorithm
+
+    n = 2 * trials  # two steps of Loss/Test per trial; trial t at step s logs 10 * t + 5 - s
+    columns = {
+        "seed": [seed] * n,
+        "step": [s for _ in range(trials) for s in range(2)],
+        "tag": ["Loss/Test"] * n,
+        "value": [10.0 * t + 5 - s for t in range(trials) for s in range(2)],
+        "wall_time": [float(k) for k in range(n)],
+    }
+    if with_trial:
+        columns["trial"] = [t for t in range(trials) for _ in range(2)]
+    table = with_algorithm(pa.table(columns).cast(chunk_schema(with_trial)), algorithm)
+    runs = [{"seed": seed, "trial": t, "status": "ok", "final": {"Loss/Test": 10.0 * t + 4}} for t in range(trials)]
+    rows = [{**run_row("exp", algorithm, run), **({"trial": run["trial"]} if with_trial else {})} for run in runs]
+    return ChunkTable(Path(source), algorithm, table, rows)
+
+
+def test_chunks_with_a_trial_key_take_the_same_path(tmp_path):
+    from onepass.records.aggregate import aggregate_chunks
+
+    chunks = [_trial_chunk("rep001.json", 1, 2), _trial_chunk("rep000.json", 0, 3)]
+    runs, rows = aggregate_chunks("exp", chunks, tmp_path / "e.parquet", tmp_path / "e_final.csv")
+    assert (runs, rows) == (5, 10)
+    table = pq.read_table(tmp_path / "e.parquet")
+    assert table.column_names == ["algorithm", "seed", "step", "tag", "value", "wall_time", "trial"]
+    final = pd.read_csv(tmp_path / "e_final.csv")
+    assert list(final.columns[:4]) == ["experiment", "algorithm", "seed", "trial"]
+    assert list(zip(final["seed"], final["trial"], strict=True)) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    # best over the trial's own steps (10 t + 4), not over the repetition
+    assert final["best:Loss/Test"].tolist() == [4.0, 14.0, 24.0, 4.0, 14.0]
+
+
+def test_a_run_twice_and_mixed_keys_are_refused(tmp_path):
+    from onepass.records.aggregate import aggregate_chunks
+
+    twice = [_trial_chunk("a.json", 0, 2), _trial_chunk("b.json", 0, 1)]
+    with pytest.raises(AggregationError, match=r"b\.json: run \('BayesOpt', 0, 0\) appears in more than one chunk"):
+        aggregate_chunks("exp", twice, tmp_path / "e.parquet", tmp_path / "e_final.csv")
+    mixed = [_trial_chunk("a.json", 0, 2), _trial_chunk("b.json", 1, 1, "Random", with_trial=False)]
+    with pytest.raises(AggregationError, match="some chunks have a 'trial' column"):
+        aggregate_chunks("exp", mixed, tmp_path / "e.parquet", tmp_path / "e_final.csv")
+    assert not (tmp_path / "e.parquet").exists()
