@@ -26,12 +26,20 @@ def _per_algorithm(value, algorithm):
 
 
 def expected_counts(config_path: Path, repo_root: Path) -> dict[str, int]:
-    """Training and aggregation jobs the config should produce, derived from the YAML alone."""
+    """Training and aggregation jobs the config should produce, derived from the YAML alone.
+
+    One rule aggregates every experiment whose scalars a job makes: training experiments (one per
+    grid cell with jobs) and enabled BayesOpt and Ray experiments.
+    """
     config = yaml.safe_load(config_path.read_text())
     catalog = yaml.safe_load((repo_root / config.get("catalog", "config/datasets.yaml")).read_text())
     train = aggregate = 0
     for experiment in config["experiments"].values():
-        if experiment.get("kind", "train") != "train" or not experiment.get("enabled", True):
+        if not experiment.get("enabled", True):
+            continue
+        if experiment.get("kind", "train") in ("bayesopt", "ray"):
+            aggregate += 1
+        if experiment.get("kind", "train") != "train":
             continue
         dataset_entry = {**catalog.get("defaults", {}), **catalog["datasets"][experiment["dataset"]]}
         grid = experiment.get("grid") or {}
@@ -159,17 +167,22 @@ def test_grid_empty_cells_derived_values_and_overrides(repo_root, snakemake_cmd,
 
 
 def test_lint_of_pipeline_rules(repo_root, snakemake_cmd, tmp_path):
-    """`snakemake --lint` finds nothing in the Snakefile and the pipeline's rule files."""
+    """`snakemake --lint` finds nothing but the accepted missing conda directives (.ci/lint_workflow.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lint_workflow", repo_root / ".ci" / "lint_workflow.py")
+    lint = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lint)
     result = run_snakemake(
         snakemake_cmd, ["--lint", "--configfile", str(repo_root / "config/test.yaml")],
         cwd=tmp_path, check=False,
     )
     output = result.stdout + result.stderr
-    for part in ("Snakefile", "rules/common.smk", "rules/train.smk", "rules/aggregate.smk",
-                 "rule train ", "rule aggregate ", "rule all ", "rule scalars "):
-        assert not any(
-            line.startswith("Lints for") and part in line for line in output.splitlines()
-        ), f"lints for {part}:\n{output}"
+    blocks, kept = lint.unaccepted_lints(output)
+    assert result.returncode == 0 or blocks, output[-3000:]  # a failure that is not a lint is a failure
+    assert kept == [], "\n".join(kept)
+    for part in ("Snakefile", "rules/common.smk"):  # functions and plain Python only: no lint at all
+        assert not any(line.startswith("Lints for") and part in line for line in output.splitlines()), part
 
 
 def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
