@@ -31,8 +31,9 @@ include: "rules/common.smk"
 # the code), before any job is planned.
 try:
     check_config_files(workflow.configfiles)
-    _catalog = config.get("catalog", "config/datasets.yaml")
-    CATALOG = load_catalog(workflow_path(_catalog), _catalog)
+    # job resources: the dataset registry's, under an optional override file
+    _catalog = config.get("catalog")
+    CATALOG = load_catalog(Path(_catalog), _catalog) if _catalog else load_catalog()
     check_config(config, CATALOG, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
     try:
         validate(config, "workflow/schemas/config.schema.yaml")

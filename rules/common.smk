@@ -26,18 +26,6 @@ ALGORITHMS = list(_ALGORITHM_REGISTRY)
 PYTHON = config.get("python") or default_python()
 
 
-def workflow_path(path):
-    """A config path as given if it exists from the working directory, else beside the Snakefile.
-
-    Lets `snakemake -s <repo>/Snakefile --directory <elsewhere>` (as the tests do) find the
-    catalog shipped in the repository without a --config override.
-    """
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return Path(workflow.basedir) / candidate
-
-
 # ---- helpers of the plan (the Snakefile's analysis Planner uses experiment_names/experiment_cell) --
 
 

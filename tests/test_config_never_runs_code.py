@@ -21,7 +21,7 @@ from onepass.pipeline.errors import ConfigError
 from onepass.pipeline.grid import grid_expression
 
 REPO = Path(__file__).resolve().parents[1]
-CATALOG = load_catalog(REPO / "config/datasets.yaml")
+CATALOG = load_catalog()
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
 TEST_CONFIG = yaml.safe_load((REPO / "config/test.yaml").read_text())
 

@@ -1,4 +1,5 @@
-"""Fetching and verification: checksums, mirror, retries, the sources file, atomic outputs."""
+"""Fetching and verification: checksums, mirror, retries, the sources (registry and override file),
+atomic outputs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import urllib.request
 
 import pytest
 import torch
+import yaml
 from fixtures_datasets import REPO, pt_files, sha256, shared_mirror
 
 from onepass.datasets import (
@@ -20,7 +22,8 @@ from onepass.datasets import (
     preprocess,
 )
 from onepass.datasets.builder import fetch_dataset
-from onepass.datasets.sources import parse_raw_file
+from onepass.datasets.registry import DATASET_IDS, dataset_section
+from onepass.datasets.sources import parse_raw_file, parse_source, source_document
 
 
 def raw_file(tmp_path, payload: bytes = b"hello\n", **overrides):
@@ -36,8 +39,8 @@ def raw_file(tmp_path, payload: bytes = b"hello\n", **overrides):
     return parse_raw_file("test.yaml", "toy", "data", entry)
 
 
-def test_real_sources_file_is_complete():
-    sources = load_sources(REPO / "config" / "sources.yaml")
+def test_registry_sources_are_complete():
+    sources = load_sources()
     assert sorted(sources) == sorted(
         ["uci_boston", "uci_concrete", "uci_energy", "uci_kin8nm", "uci_naval", "uci_power", "uci_wine"]
         + ["uci_yacht", "fashion_mnist", "cifar10", "penn_treebank"]
@@ -52,8 +55,9 @@ def test_real_sources_file_is_complete():
 
 
 def test_missing_sha256_is_an_error_naming_the_key(tmp_path):
-    ptb = load_sources(REPO / "config" / "sources.yaml")["penn_treebank"].files["archive"]
-    with pytest.raises(SourceConfigError, match=r"datasets\.penn_treebank\.files\.archive\.sha256"):
+    ptb = load_sources()["penn_treebank"].files["archive"]
+    key = r"onepass/configs/datasets/penn_treebank\.yaml: no sha256 recorded for source\.files\.archive\.sha256"
+    with pytest.raises(SourceConfigError, match=key):
         fetch_file(ptb, tmp_path / "simple-examples.tgz", mirror=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
@@ -104,7 +108,7 @@ def test_embedded_copy_is_the_default_and_a_mirror_overrides_it(tmp_path):
 
 
 def test_repository_embeds_every_uci_file_verified():
-    sources = load_sources(REPO / "config" / "sources.yaml")
+    sources = load_sources()
     uci = [raw for dataset, source in sources.items() if dataset.startswith("uci_") for raw in source.files.values()]
     assert len(uci) == 16
     for raw in uci:
@@ -206,9 +210,15 @@ def test_bad_sources_structure():
         load_sources("nope.yaml")
 
 
+def _override_text(*ids: str) -> str:
+    """A sources override file giving ``ids`` the registry's own entries."""
+    registry = load_sources()
+    return yaml.safe_dump({"datasets": {d: source_document(registry[d]) for d in ids}}, sort_keys=False)
+
+
 def test_a_sources_key_written_twice_is_refused(tmp_path):
     """YAML would keep the second entry silently (e.g. another URL and sha256 for the same id)."""
-    text = (REPO / "config" / "sources.yaml").read_text()
+    text = _override_text("uci_boston", "uci_yacht")
     twice = tmp_path / "sources.yaml"
     twice.write_text(text.replace("  uci_boston:\n", "  uci_yacht: {kind: uci}\n  uci_boston:\n", 1))
     with pytest.raises(SourceConfigError, match=r"sources\.yaml: datasets\.uci_yacht: written twice \(lines \d+ and"):
@@ -272,9 +282,40 @@ def test_no_partial_outputs_when_a_write_fails(tmp_path, monkeypatch):
 
 def test_fetch_dataset_reuses_only_verified_files(tmp_path):
     mirror = shared_mirror()
-    source = load_sources(REPO / "config" / "sources.yaml")["uci_yacht"]
+    source = load_sources()["uci_yacht"]
     paths = fetch_dataset(source, raw_root=tmp_path, mirror=mirror, progress=False)
     assert paths["data"] == tmp_path / "uci_yacht" / "data.txt"
     paths["data"].write_text("tampered\n")
     with pytest.raises(ChecksumError, match=r"uci_yacht/data\.txt: size 9 bytes, expected 11487"):
         fetch_dataset(source, raw_root=tmp_path, mirror=mirror, progress=False)
+
+
+def test_an_override_file_replaces_only_the_datasets_it_names(tmp_path):
+    """Tests and private mirrors point one dataset elsewhere; the others keep the registry's entry."""
+    registry = load_sources()
+    document = yaml.safe_load(_override_text("uci_yacht"))
+    document["datasets"]["uci_yacht"]["files"]["data"]["url"] = "https://example.invalid/yacht.txt"
+    path = tmp_path / "override.yaml"
+    path.write_text(yaml.safe_dump(document))
+    sources = load_sources(path)
+    assert list(sources) == list(registry) == list(DATASET_IDS)
+    assert sources["uci_yacht"].files["data"].url == "https://example.invalid/yacht.txt"
+    assert sources["uci_yacht"].files["data"].config_key == "datasets.uci_yacht.files.data"
+    assert sources["uci_yacht"].files["data"].sources_path == str(path)
+    assert sources["uci_boston"] == registry["uci_boston"]
+    assert registry["uci_boston"].files["data"].sources_path == "onepass/configs/datasets/uci_boston.yaml"
+
+
+def test_an_override_file_cannot_invent_a_dataset(tmp_path):
+    document = yaml.safe_load(_override_text("uci_yacht"))
+    document["datasets"]["uci_toy"] = document["datasets"].pop("uci_yacht")
+    path = tmp_path / "override.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(SourceConfigError, match=r"override\.yaml: datasets\.uci_toy: no such dataset in the registry"):
+        load_sources(path)
+
+
+def test_a_source_section_with_an_unknown_key_is_refused():
+    spec = {**dataset_section("uci_yacht", "source"), "sha256": "0" * 64}  # meant for a file, not the dataset
+    with pytest.raises(SourceConfigError, match=r"^x\.yaml: source: unknown keys \['sha256'\]"):
+        parse_source("x.yaml", "source", "uci_yacht", spec)

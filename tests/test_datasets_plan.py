@@ -1,16 +1,15 @@
-"""The data rules' planning functions (onepass.datasets.plan) on the real sources file."""
+"""The data rules' planning functions (onepass.datasets.plan) on the registry's sources."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from fixtures_datasets import REPO
 
 from onepass.datasets import SourceConfigError, load_sources, plan
 
-SOURCES_PATH = str(REPO / "config" / "sources.yaml")
-SOURCES = load_sources(SOURCES_PATH)
+SOURCES_PATH = "the dataset registry"  # how rules/data.smk names the sources in error messages
+SOURCES = load_sources()
 
 
 def test_wildcard_patterns():
@@ -22,6 +21,16 @@ def test_wildcard_patterns():
     assert names.match("data.txt") and names.match("cifar-10-python.tar.gz") and not names.match("dataXtxt")
     nothing = re.compile(f"^(?:{plan.ids_pattern(SOURCES, 'no_such_kind')})$")
     assert not nothing.match("") and not nothing.match("uci_energy")
+
+
+def test_each_dataset_has_exactly_one_preprocess_rule():
+    """`preprocess` takes the kinds writing data.pt and targets.pt, `preprocess_text` those that
+    also write a vocabulary: every dataset matches one of the two, none both (rules/data.smk)."""
+    tensors = re.compile(f"^(?:{plan.ids_writing(SOURCES, 'data.pt', 'targets.pt')})$")
+    text = re.compile(f"^(?:{plan.ids_writing(SOURCES, 'data.pt', 'targets.pt', 'vocab.txt')})$")
+    matched = {d: (bool(tensors.match(d)), bool(text.match(d))) for d in SOURCES}
+    assert matched.pop("penn_treebank") == (False, True)
+    assert set(matched.values()) == {(True, False)}  # the UCI sets, Fashion-MNIST and CIFAR-10
 
 
 def test_inputs_outputs_and_params():
@@ -36,6 +45,8 @@ def test_inputs_outputs_and_params():
     }
     params = plan.raw_file_params(SOURCES, "uci_naval", "data.txt", SOURCES_PATH)
     assert params["key"] == "data" and params["mirror"] == "uci/naval-propulsion-plant/data.txt"
+    # where the entry is written, for the job's error messages: stable, whatever the checkout's path
+    assert (params["sources"], params["entry"]) == ("onepass/configs/datasets/uci_naval.yaml", "source")
     assert params["sha256"] == SOURCES["uci_naval"].files["data"].sha256
     with pytest.raises(SourceConfigError, match="dataset uci_naval has no raw file 'vocab.txt'"):
         plan.raw_file_params(SOURCES, "uci_naval", "vocab.txt", SOURCES_PATH)

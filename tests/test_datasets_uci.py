@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from fixtures_datasets import REPO, UCI, pt_files, shared_mirror
+from fixtures_datasets import UCI, pt_files, shared_mirror
 
 from onepass.datasets import FormatError, build, load_sources, preprocess
 from onepass.datasets.sources import parse_sources
@@ -16,7 +16,7 @@ def built_uci(tmp_path_factory):
     """All eight UCI datasets built once through the library from the shared mirror."""
     mirror = shared_mirror()
     root = tmp_path_factory.mktemp("uci")
-    sources = load_sources(REPO / "config" / "sources.yaml")
+    sources = load_sources()
     for dataset, *_ in UCI:
         build(sources[dataset], raw_root=root / "raw", data_root=root / "data", mirror=mirror, progress=False)
     return mirror, root / "data"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 import shlex
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from onepass.datasets.registry import DATASET_IDS
 from onepass.patterns import alternation
 from onepass.pipeline import hpo
 from onepass.pipeline.catalog import load_catalog
@@ -32,12 +34,12 @@ from onepass.pipeline.jobs import (
 )
 from onepass.pipeline.plan import build_plan, chunk_outputs, is_training
 from onepass.training.algorithms import ALGORITHMS
-from onepass.training.config import parse_assignment
+from onepass.training.config import build_config, parse_assignment
 
 REPO = Path(__file__).resolve().parents[1]
-#: Every pipeline config shipped in config/ (not the catalog and sources files they point to).
-PIPELINE_CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml") if p.stem not in ("datasets", "sources"))
-CATALOG = load_catalog(REPO / "config" / "datasets.yaml")
+#: Every pipeline config shipped in config/.
+PIPELINE_CONFIGS = sorted((REPO / "config").glob("*.yaml"))
+CATALOG = load_catalog()
 TEST_CONFIG = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
 
 
@@ -195,13 +197,43 @@ def test_check_config_accepts_the_shipped_configs():
 
 
 def test_load_catalog(tmp_path):
-    assert CATALOG["uci_energy"]["chunk_size"] >= 1 and "runtime_per_seed" in CATALOG["cifar10"]
+    """The registry's resources, T0 and H0 derived from the training settings of the same YAML."""
+    assert list(CATALOG) == list(DATASET_IDS)
+    assert CATALOG["uci_energy"]["chunk_size"] == 200 and CATALOG["cifar10"]["runtime_per_seed"]["default"] == 330
+    assert CATALOG["uci_energy"]["gpu"] is False and CATALOG["uci_energy"]["runtime_overhead"] == 5  # DEFAULTS
+    for dataset, entry in CATALOG.items():
+        training = build_config(dataset)
+        assert (entry["network_weight_steps"], entry["hyperparameter_steps"]) == (
+            training["network_weight_steps"],
+            training["hyperparameter_steps"],
+        )
+    assert CATALOG["penn_treebank"]["hyperparameter_steps"] == 2391
     with pytest.raises(ConfigError, match=r"^config: catalog: catalog file 'nope.yaml' does not exist$"):
         load_catalog(tmp_path / "nope.yaml", "nope.yaml")
     empty = tmp_path / "empty.yaml"
-    empty.write_text("defaults: {}\n")
-    with pytest.raises(ConfigError, match="has no 'datasets' mapping"):
+    empty.write_text("other: {}\n")
+    with pytest.raises(ConfigError, match="has neither a 'datasets' nor a 'defaults' mapping"):
         load_catalog(empty)
+
+
+def test_a_catalog_override_file_is_merged_over_the_registry(tmp_path):
+    """A cluster user changes resources without editing the package: defaults < dataset entries."""
+    path = tmp_path / "cluster.yaml"
+    path.write_text("defaults: {threads: 3}\ndatasets:\n  fashion_mnist: {gpu: false, mem_mb: {default: 9000}}\n")
+    catalog = load_catalog(path, "cluster.yaml")
+    assert catalog["fashion_mnist"]["gpu"] is False and catalog["fashion_mnist"]["mem_mb"] == {"default": 9000}
+    assert catalog["fashion_mnist"]["chunk_size"] == CATALOG["fashion_mnist"]["chunk_size"]  # kept
+    assert {entry["threads"] for entry in catalog.values()} == {3}
+    assert catalog["cifar10"]["gpu"] is True
+    for text, words in [
+        ("datasets: {mnist: {gpu: true}}\n", "cluster.yaml: datasets.mnist: no such dataset in the registry"),
+        ("datasets: {uci_energy: {hyperparameter_steps: 5}}\n", "hyperparameter_steps: unknown key (derived"),
+        ("defaults: {threads: 0}\n", "cluster.yaml: defaults.threads: must be a positive integer"),
+        ("datasets: {}\nchunks: 3\n", "cluster.yaml: chunks: unknown top-level key"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            load_catalog(path, "cluster.yaml")
 
 
 def test_hpo_plans_of_the_test_config():

@@ -93,9 +93,9 @@ def test_broken_config_fails_before_any_job(repo_root, snakemake_cmd, tmp_path, 
 # Snakemake's own schema pass); the rows marked SNAKEMAKE also run the real `snakemake -n`.
 
 REPO = Path(__file__).resolve().parents[1]
-#: Every pipeline config shipped in config/ (not the catalog and sources files they point to).
-PIPELINE_CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml") if p.stem not in ("datasets", "sources"))
-CATALOG = load_catalog(REPO / "config/datasets.yaml")
+#: Every pipeline config shipped in config/.
+PIPELINE_CONFIGS = sorted((REPO / "config").glob("*.yaml"))
+CATALOG = load_catalog()
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
 TEST_CONFIG = yaml.safe_load((REPO / "config/test.yaml").read_text())
 ALLOWED_RUN_KEYS = "allowed: batch_size, baydin_lr, clipping"
@@ -314,36 +314,60 @@ def test_valid_configs_pass_the_parse_time_checks(tmp_path):
     check_config(yaml.safe_load(anchors.read_text()), CATALOG, SCHEMA)
 
 
-# ---- the dataset catalog (config/datasets.yaml): checked when it is read -----------------------
+# ---- a catalog override file (config key `catalog`): checked when it is read -------------------
 #
-# name: ((old, new) text edit of the shipped catalog, words of the one-line message, run `snakemake -n`)
-CATALOG_TEXT = (REPO / "config/datasets.yaml").read_text()
+# The registry's own `resources:` sections pass the same checks (test_pipeline_plan.test_load_catalog).
+# name: ((old, new) text edit of CATALOG_TEXT, words of the one-line message, run `snakemake -n`)
+CATALOG_TEXT = """\
+defaults:
+  runtime_overhead: 5
+datasets:
+  uci_boston:
+    threads: 1
+    chunk_size: 200
+    mem_mb: {default: 2000, Ours_HDLR_Momentum: 3000}
+    runtime_per_seed:
+      default: 0.5
+      DiffThroughOpt: 1
+  uci_energy: {chunk_size: 200}
+  fashion_mnist:
+    gpu: true
+    threads: 2
+"""
 CATALOG_CASES = {
     "negative chunk size": (
-        ("  chunk_size: 200\n  mem_mb: {default", "  chunk_size: -5\n  mem_mb: {default"),
+        ("    chunk_size: 200\n    mem_mb: {default", "    chunk_size: -5\n    mem_mb: {default"),
         "datasets.uci_boston.chunk_size: must be a positive integer, or {default: x, <Algorithm>: x}, got -5", True,
     ),
     "zero chunk size": (
-        ("  chunk_size: 200\n  mem_mb: {default", "  chunk_size: 0\n  mem_mb: {default"),
+        ("    chunk_size: 200\n    mem_mb: {default", "    chunk_size: 0\n    mem_mb: {default"),
         "chunk_size: must be a positive integer", False,
     ),
     "key written twice": (
-        ("  uci_energy: *uci\n", "  uci_energy: *uci\n  uci_energy: {chunk_size: 3}\n"),
+        ("  uci_energy: {chunk_size: 200}\n", "  uci_energy: {chunk_size: 200}\n  uci_energy: {chunk_size: 3}\n"),
         "datasets.uci_energy: written twice (lines", True,
     ),
-    "unknown key": (("  threads: 1\n  chunk_size: 200\n  mem_mb: {", "  treads: 1\n  chunk_size: 200\n  mem_mb: {"),
+    "unknown key": (("    threads: 1\n    chunk_size: 200\n", "    treads: 1\n    chunk_size: 200\n"),
                     "datasets.uci_boston.treads: unknown key", False),
     "memory as text": (
         ("mem_mb: {default: 2000, Ours_HDLR_Momentum: 3000}", "mem_mb: {default: lots, Ours_HDLR_Momentum: 3000}"),
         "datasets.uci_boston.mem_mb.default: must be a positive integer (MB), got 'lots'", False,
     ),
     "per-algorithm entry of no algorithm": (
-        ("    DiffThroughOpt: 1\n", "    DiffThroughOpd: 1\n"),
+        ("      DiffThroughOpt: 1\n", "      DiffThroughOpd: 1\n"),
         "runtime_per_seed.DiffThroughOpd: not 'default' nor an algorithm name", False,
     ),
     "gpu not a switch": (("    gpu: true\n    threads: 2\n", "    gpu: yes please\n    threads: 2\n"),
                          "datasets.fashion_mnist.gpu: must be true or false", False),
+    "dataset not in the registry": (("  uci_energy: {chunk_size", "  uci_enrgy: {chunk_size"),
+                                    "datasets.uci_enrgy: no such dataset in the registry", True),
 }
+
+
+def test_the_unedited_override_file_is_valid(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG_TEXT)
+    assert load_catalog(path)["fashion_mnist"]["threads"] == 2
 
 
 def _catalog_file(tmp_path: Path, edit: tuple[str, str]) -> Path:

@@ -10,8 +10,8 @@ from onepass.pipeline.rule_script import run_rule
 
 def work(smk) -> str:
     entry = dict(smk.params.source)
-    dataset, key, sources = entry.pop("dataset"), entry.pop("key"), entry.pop("sources")
-    raw = parse_raw_file(sources, dataset, key, entry)
+    dataset, key, sources, where = entry.pop("dataset"), entry.pop("key"), entry.pop("sources"), entry.pop("entry")
+    raw = parse_raw_file(sources, dataset, key, entry, where)
     embedded = Path(smk.scriptdir).parents[1] / EMBEDDED_ROOT  # <repository>/data
     fetch_file(raw, smk.output[0], mirror=smk.config.get("data_mirror"), embedded=embedded)
     return f"verified {smk.output[0]}"

@@ -2,7 +2,8 @@
 
 The per-dataset facts (label, default metric, threshold, table scale) live in the dataset YAMLs
 and are read through :func:`onepass.training.dataset_facts`; this module keeps the
-metric names and labels and works out which dataset an experiment belongs to.  No heavy imports
+metric names and labels and looks up which dataset an experiment belongs to: in the pipeline, from
+the ``dataset`` of the experiments' config entries each figure and table job receives.  No heavy imports
 on purpose: the Snakemake rule files import this module to build captions while the DAG is
 resolved (``snakemake -n`` on the paper grid must stay fast).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..datasets import DATASET_IDS  # the package-wide list (onepass.datasets imports no heavy modules)
+from ..datasets.registry import DATASET_IDS  # the registry's ids (standard library and PyYAML only)
 from ..training.dataset_facts import dataset_facts
 
 #: Derived metric: classification error = 1 - Accuracy/Test.
@@ -35,11 +36,13 @@ METRIC_SHORT: dict[str, str] = {
 
 
 def infer_dataset(experiment: str, experiments_config: Mapping[str, object] | None = None) -> str:
-    """Dataset id of an experiment: the config's ``dataset`` key, else the id in its name.
+    """Dataset id of an experiment: the ``dataset`` of its entry in ``experiments_config``.
 
-    A grid cell (``Sensitivity_T3_i5``) inherits its parent's ``dataset``.  Names such as
-    ``BayesOpt_uci_energy`` or ``uci_energy_ValidationProportion0.25`` contain
-    the id; the longest id found wins so that no id shadows another.
+    The figure and table jobs receive the config entries of the experiments they draw (the plan's
+    experiment -> dataset mapping), so in the pipeline the answer is always looked up, never guessed:
+    a grid cell (``Sensitivity_T3_i5``) takes its parent's ``dataset``, and an experiment the mapping
+    does not know is an error. Only standalone use without a mapping falls back to the dataset id in
+    the name (``BayesOpt_uci_energy``; the longest id found wins so that no id shadows another).
     """
     if experiments_config:
         # the experiment itself, else the grid experiment it is a cell of (Sensitivity_T3_i5)
@@ -48,6 +51,10 @@ def infer_dataset(experiment: str, experiments_config: Mapping[str, object] | No
             entry = experiments_config.get(key)
             if isinstance(entry, Mapping) and isinstance(entry.get("dataset"), str):
                 return str(entry["dataset"])
+        raise ValueError(
+            f"experiment {experiment!r} has no 'dataset' in config 'experiments' "
+            f"(known: {', '.join(experiments_config)}); set the figure/table option 'metric' explicitly"
+        )
     found = [d for d in DATASET_IDS if d in experiment]
     if not found:
         raise ValueError(
@@ -78,10 +85,9 @@ def divergence_threshold(dataset: str, metric: str) -> float:
     return dataset_facts(dataset).threshold_for(metric)
 
 
-def default_scale(experiment: str) -> float:
-    """Table scale of an experiment named after its dataset (``uci_kin8nm...``: ×1000, as the paper)."""
-    prefixes = [d for d in DATASET_IDS if experiment.startswith(d)]
-    return dataset_facts(max(prefixes, key=len)).table_scale if prefixes else 1.0
+def default_scale(dataset: str) -> float:
+    """Table scale of a dataset's values (its YAML's ``report.table_scale``: Kin8nm ×1000, as the paper)."""
+    return dataset_facts(dataset).table_scale
 
 
 def pretty_experiment(experiment: str, dataset: str | None = None) -> str:

@@ -1,6 +1,7 @@
 """Raw dataset sources and their preprocessing into the tensors the experiments load.
 
-``config/sources.yaml`` says where each raw file comes from and what it hashes to
+Each dataset is described once, by its YAML in the package (:mod:`.registry`; ``DATASET_IDS`` are
+their names); its ``source:`` section says where each raw file comes from and what it hashes to
 (:mod:`.sources`); :mod:`.fetch` downloads or copies it from a local mirror and verifies it;
 the per-dataset modules (:mod:`.uci`, :mod:`.fashion_mnist`, :mod:`.cifar10`,
 :mod:`.penn_treebank`) turn raw files into tensors, and :mod:`.builder` writes
@@ -12,7 +13,15 @@ Snakemake.
 from __future__ import annotations
 
 from ..lazy import lazy_attributes
-from .errors import ArchiveError, ChecksumError, DatasetError, FetchError, FormatError, SourceConfigError
+from .errors import (
+    ArchiveError,
+    ChecksumError,
+    DatasetError,
+    FetchError,
+    FormatError,
+    RegistryError,
+    SourceConfigError,
+)
 
 # Public names -> defining module. Imported on first use (PEP 562) so that a fetch job, which only
 # needs .sources and .fetch, does not import torch (seconds per Snakemake job).
@@ -24,29 +33,16 @@ _LAZY = {
     "sha256_file": ".fetch",
     "verify_file": ".fetch",
     "load_tensor": ".io",
+    "DATASET_IDS": ".registry",
     "DatasetSource": ".sources",
     "RawFile": ".sources",
     "load_sources": ".sources",
+    "parse_source": ".sources",
     "parse_sources": ".sources",
 }
 
 
 __getattr__ = lazy_attributes(__name__, _LAZY)
-
-
-DATASET_IDS = (
-    "uci_boston",
-    "uci_concrete",
-    "uci_energy",
-    "uci_kin8nm",
-    "uci_naval",
-    "uci_power",
-    "uci_wine",
-    "uci_yacht",
-    "fashion_mnist",
-    "cifar10",
-    "penn_treebank",
-)
 
 __all__ = [
     "DATASET_IDS",
@@ -57,12 +53,14 @@ __all__ = [
     "FetchError",
     "FormatError",
     "RawFile",
+    "RegistryError",
     "SourceConfigError",
     "build",
     "fetch_dataset",
     "fetch_file",
     "load_sources",
     "load_tensor",
+    "parse_source",
     "parse_sources",
     "preprocess",
     "sha256_file",

@@ -8,13 +8,17 @@ import sys
 
 from . import build, load_sources
 from .errors import DatasetError
-from .sources import DATA_ROOT, DEFAULT_SOURCES, EMBEDDED_ROOT, RAW_ROOT
+from .sources import DATA_ROOT, EMBEDDED_ROOT, RAW_ROOT
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m onepass.datasets", description=__doc__)
-    parser.add_argument("datasets", nargs="*", help="dataset ids (default: all in the sources file)")
-    parser.add_argument("--sources", default=DEFAULT_SOURCES, help="sources YAML (default %(default)s)")
+    parser.add_argument("datasets", nargs="*", help="dataset ids (default: every registered dataset)")
+    parser.add_argument(
+        "--sources",
+        default=None,
+        help="sources override YAML (datasets: {<id>: <source entry>}) replacing the registry's entries it names",
+    )
     parser.add_argument("--mirror", default=None, help="local mirror folder instead of the upstream URLs")
     parser.add_argument(
         "--embedded",
@@ -30,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         sources = load_sources(args.sources)
         for dataset in args.datasets or sorted(sources):
             if dataset not in sources:
-                raise DatasetError(f"{args.sources}: no dataset {dataset!r} (known: {', '.join(sorted(sources))})")
+                raise DatasetError(f"{args.sources or 'registry'}: no dataset {dataset!r} (known: {', '.join(sorted(sources))})")
             for path in build(
                 sources[dataset],
                 raw_root=args.raw_root,

@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 def _options(source: DatasetSource) -> dict:
     unknown = set(source.options) - KINDS[source.kind].options
     if unknown:
-        path = next(iter(source.files.values())).sources_path
+        first = next(iter(source.files.values()))
         raise SourceConfigError(
-            f"{path}: datasets.{source.id}.options: unknown keys {sorted(unknown)} for kind {source.kind} "
+            f"{first.sources_path}: {first.entry or f'datasets.{source.id}'}.options: unknown keys {sorted(unknown)} for kind {source.kind} "
             f"(allowed: {sorted(KINDS[source.kind].options)})"
         )
     return dict(source.options)

@@ -11,8 +11,12 @@ class DatasetError(RuntimeError):
     """Base class: something about a raw source or its preprocessing is wrong."""
 
 
+class RegistryError(DatasetError):
+    """A dataset's registry YAML (``onepass/configs/datasets/<id>.yaml``) is missing or malformed."""
+
+
 class SourceConfigError(DatasetError):
-    """The sources file (``config/sources.yaml``) is malformed or lacks a required key."""
+    """A dataset's ``source:`` section (or a sources override file) is malformed or lacks a key."""
 
 
 class FetchError(DatasetError):
@@ -20,7 +24,7 @@ class FetchError(DatasetError):
 
 
 class ChecksumError(DatasetError):
-    """A raw file's sha256 (or size) differs from the one recorded in the sources file."""
+    """A raw file's sha256 (or size) differs from the one recorded in the dataset's ``source:`` section."""
 
 
 class ArchiveError(DatasetError):

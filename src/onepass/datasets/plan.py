@@ -1,9 +1,10 @@
-"""What the data rules need from the sources file, as plain functions (no Snakemake import).
+"""What the data rules need from the datasets' sources, as plain functions (no Snakemake import).
 
 ``rules/data.smk`` calls these from its lambdas: wildcard patterns for the dataset ids and raw
 file names, each dataset's inputs/outputs, the rule parameters (the dataset's entry, so that a
 changed URL, sha256 or option reruns exactly the affected jobs) and the datasets a config's
-experiments use. Keeping them here makes them testable without running Snakemake.
+experiments use. ``sources`` is :func:`onepass.datasets.sources.load_sources`'s result; ``sources_path``
+only names where the sources come from in error messages (the registry, or an override file). Keeping them here makes them testable without running Snakemake.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ def ids_pattern(sources: Mapping[str, DatasetSource], *kinds: str) -> str:
     return _alternatives(d for d, s in sources.items() if not kinds or s.kind in kinds)
 
 
+def ids_writing(sources: Mapping[str, DatasetSource], *outputs: str) -> str:
+    """A wildcard constraint matching the ids whose kind writes exactly ``outputs`` (one preprocess
+    rule per set of outputs, since Snakemake's outputs cannot depend on the wildcard's value)."""
+    return _alternatives(d for d, s in sources.items() if set(KINDS[s.kind].outputs) == set(outputs))
+
+
 def raw_names_pattern(sources: Mapping[str, DatasetSource]) -> str:
-    """A wildcard constraint matching every raw file name of the sources file."""
+    """A wildcard constraint matching every raw file name of the sources."""
     return _alternatives({f.raw for s in sources.values() for f in s.files.values()})
 
 
@@ -56,12 +63,12 @@ def raw_inputs(
 def raw_file_params(
     sources: Mapping[str, DatasetSource], dataset: str, filename: str, sources_path: str
 ) -> dict[str, Any]:
-    """The fetch job's parameter: the raw file's entry plus its dataset, key and sources file."""
+    """The fetch job's parameter: the raw file's entry plus its dataset, key and where it is written."""
     source = _source(sources, dataset, sources_path)
     for key, raw in source.files.items():
         if raw.raw == filename:
             entry = source_document(source)["files"][key]
-            return {"dataset": dataset, "key": key, "sources": sources_path, **entry}
+            return {"dataset": dataset, "key": key, "sources": raw.sources_path, "entry": raw.entry, **entry}
     raise SourceConfigError(
         f"{sources_path}: dataset {dataset} has no raw file {filename!r} "
         f"(its files: {', '.join(f.raw for f in source.files.values())})"
@@ -69,9 +76,10 @@ def raw_file_params(
 
 
 def dataset_params(sources: Mapping[str, DatasetSource], dataset: str, sources_path: str) -> dict[str, Any]:
-    """The preprocessing job's parameter: the dataset's whole entry plus its id and sources file."""
+    """The preprocessing job's parameter: the dataset's whole entry plus its id and where it is written."""
     source = _source(sources, dataset, sources_path)
-    return {"dataset": dataset, "sources": sources_path, **source_document(source)}
+    first = next(iter(source.files.values()))
+    return {"dataset": dataset, "sources": first.sources_path, "entry": first.entry, **source_document(source)}
 
 
 def experiment_datasets(

@@ -1,11 +1,14 @@
-"""The sources file: where each dataset's raw files come from and what they must hash to.
+"""Where each dataset's raw files come from and what they must hash to.
 
-``config/sources.yaml`` lists, per dataset id, its ``kind`` (which preprocessing applies), its raw
-files and kind-specific ``options``. Each raw file has an upstream ``url``, a ``sha256``, a ``mirror``
-path (relative to a local mirror folder laid out like the upstream sources) and a ``raw`` file name
-(it is stored at ``resources/raw/<id>/<raw>``). A missing sha256 is not an error when the file is
-*read*, only when a file is fetched or used: one unverifiable source must not stop the rest of the
-workflow from being planned, but it must never be used unverified.
+Each dataset's registry YAML (:mod:`.registry`) has a ``source:`` section: its ``kind`` (which
+preprocessing applies), its raw files and kind-specific ``options``. Each raw file has an upstream
+``url``, a ``sha256``, a ``mirror`` path (relative to a local mirror folder laid out like the
+upstream sources) and a ``raw`` file name (it is stored at ``resources/raw/<id>/<raw>``). A sources
+*override file* (``datasets: {<id>: <source entry>}``, the pipeline config key ``sources``) replaces
+the entries of the datasets it names, so tests and mirrors can point at other files. A missing
+sha256 is not an error when a source is *read*, only when a file is fetched or used: one
+unverifiable source must not stop the rest of the workflow from being planned, but it must never be
+used unverified.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import yaml
 from ..yaml_files import DuplicateKeyError, load_unique_yaml
 from .errors import SourceConfigError
 from .kinds import KINDS
+from .registry import DATASET_IDS, dataset_section, registry_path
 
-DEFAULT_SOURCES = "config/sources.yaml"
 RAW_ROOT = "resources/raw"
 DATA_ROOT = "resources/data"
 #: The raw files that ship with the repository (the UCI sets), laid out like a data mirror.
@@ -35,7 +38,7 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 @dataclass(frozen=True)
 class RawFile:
-    """One raw file of a dataset, as recorded in the sources file."""
+    """One raw file of a dataset, as recorded in its ``source:`` section (or a sources override file)."""
 
     dataset: str
     key: str
@@ -44,12 +47,13 @@ class RawFile:
     raw: str
     sha256: str | None = None
     size: int | None = None
-    sources_path: str = DEFAULT_SOURCES
+    sources_path: str = ""  # the file it was read from (the registry YAML or an override file)
+    entry: str = ""  # the key path of its dataset's entry there: ``source`` or ``datasets.<id>``
 
     @property
     def config_key(self) -> str:
-        """The dotted key of this entry in the sources file, for error messages."""
-        return f"datasets.{self.dataset}.files.{self.key}"
+        """The dotted key of this entry in its file, for error messages."""
+        return f"{self.entry or f'datasets.{self.dataset}'}.files.{self.key}"
 
     def raw_path(self, raw_root: str | os.PathLike = RAW_ROOT) -> Path:
         """Where the fetched file is stored: ``<raw_root>/<dataset>/<raw>``."""
@@ -86,7 +90,7 @@ class DatasetSource:
 
 
 def source_document(source: DatasetSource) -> dict[str, Any]:
-    """The YAML-like mapping of one dataset (inverse of :func:`parse_sources` for that entry).
+    """The YAML-like mapping of one dataset (inverse of :func:`parse_source`).
 
     The workflow passes it to its jobs as a rule parameter, so that a changed URL, sha256 or option
     makes Snakemake rebuild exactly the affected files.
@@ -111,9 +115,14 @@ def _relative_posix(path: str, key: str, value: Any) -> str:
     return value
 
 
-def parse_raw_file(path: str, dataset: str, key: str, entry: Any) -> RawFile:
-    """Validate one raw-file entry (``datasets.<dataset>.files.<key>`` of the sources file ``path``)."""
-    where = f"datasets.{dataset}.files.{key}"
+def parse_raw_file(path: str, dataset: str, key: str, entry: Any, entry_key: str | None = None) -> RawFile:
+    """Validate one raw-file entry (``<entry_key>.files.<key>`` of the file ``path``).
+
+    ``entry_key`` is the dataset entry's key path there: ``source`` in a registry YAML,
+    ``datasets.<dataset>`` (the default) in a sources override file.
+    """
+    entry_key = entry_key or f"datasets.{dataset}"
+    where = f"{entry_key}.files.{key}"
     if not isinstance(entry, dict):
         raise _fail(path, where, "must be a mapping with url, sha256, mirror and raw")
     unknown = set(entry) - {"url", "sha256", "mirror", "raw", "size"}
@@ -145,42 +154,67 @@ def parse_raw_file(path: str, dataset: str, key: str, entry: Any) -> RawFile:
         sha256=sha,
         size=size,
         sources_path=path,
+        entry=entry_key,
     )
 
 
-def parse_sources(document: Any, path: str = DEFAULT_SOURCES) -> dict[str, DatasetSource]:
-    """Validate a loaded sources document; errors name the offending key."""
+def parse_source(path: str, where: str, dataset: str, spec: Any) -> DatasetSource:
+    """Validate one dataset's source entry, found at key path ``where`` of the file ``path``."""
+    if not isinstance(dataset, str) or not _ID.match(dataset):
+        raise _fail(path, where, "dataset ids are lower-case letters, digits and '_'")
+    if not isinstance(spec, dict):
+        raise _fail(path, where, "must be a mapping with kind, files and options")
+    unknown = set(spec) - {"kind", "files", "options"}
+    if unknown:
+        raise _fail(path, where, f"unknown keys {sorted(unknown)}; allowed: files, kind, options")
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise _fail(path, f"{where}.kind", f"{kind!r} is not one of {sorted(KINDS)}")
+    files = spec.get("files")
+    if not isinstance(files, dict):
+        raise _fail(path, f"{where}.files", "must be a mapping of file keys to entries")
+    needed = set(KINDS[kind].files)
+    if set(files) != needed:
+        raise _fail(path, f"{where}.files", f"kind {kind} needs exactly the keys {sorted(needed)}")
+    parsed = {key: parse_raw_file(path, dataset, key, files[key], where) for key in KINDS[kind].files}
+    raws = [f.raw for f in parsed.values()]
+    if len(set(raws)) != len(raws):
+        raise _fail(path, f"{where}.files", "two files share the same 'raw' name")
+    options = spec.get("options") or {}
+    if not isinstance(options, dict):
+        raise _fail(path, f"{where}.options", "must be a mapping")
+    return DatasetSource(dataset, kind, parsed, dict(options))
+
+
+def parse_sources(document: Any, path: str) -> dict[str, DatasetSource]:
+    """Validate a loaded sources document (``datasets: {<id>: <entry>}``); errors name the key."""
     if not isinstance(document, dict) or not isinstance(document.get("datasets"), dict):
         raise _fail(path, "datasets", "the file must hold a mapping 'datasets: {<id>: {...}}'")
-    result: dict[str, DatasetSource] = {}
-    for dataset, spec in document["datasets"].items():
-        where = f"datasets.{dataset}"
-        if not isinstance(dataset, str) or not _ID.match(dataset):
-            raise _fail(path, where, "dataset ids are lower-case letters, digits and '_'")
-        if not isinstance(spec, dict):
-            raise _fail(path, where, "must be a mapping with kind, files and options")
-        kind = spec.get("kind")
-        if kind not in KINDS:
-            raise _fail(path, f"{where}.kind", f"{kind!r} is not one of {sorted(KINDS)}")
-        files = spec.get("files")
-        if not isinstance(files, dict):
-            raise _fail(path, f"{where}.files", "must be a mapping of file keys to entries")
-        needed = set(KINDS[kind].files)
-        if set(files) != needed:
-            raise _fail(path, f"{where}.files", f"kind {kind} needs exactly the keys {sorted(needed)}")
-        parsed = {key: parse_raw_file(path, dataset, key, files[key]) for key in KINDS[kind].files}
-        raws = [f.raw for f in parsed.values()]
-        if len(set(raws)) != len(raws):
-            raise _fail(path, f"{where}.files", "two files share the same 'raw' name")
-        options = spec.get("options") or {}
-        if not isinstance(options, dict):
-            raise _fail(path, f"{where}.options", "must be a mapping")
-        result[dataset] = DatasetSource(dataset, kind, parsed, dict(options))
-    return result
+    return {
+        dataset: parse_source(path, f"datasets.{dataset}", dataset, spec)
+        for dataset, spec in document["datasets"].items()
+    }
 
 
-def load_sources(path: str | os.PathLike = DEFAULT_SOURCES) -> dict[str, DatasetSource]:
-    """Read and validate a sources YAML file."""
+def registry_sources() -> dict[str, DatasetSource]:
+    """Every registered dataset's ``source:`` section, validated (a dataset without one is an error)."""
+    sources = {}
+    for dataset in DATASET_IDS:
+        spec = dataset_section(dataset, "source")
+        if spec is None:
+            raise _fail(registry_path(dataset), "source", "is missing (kind, files and options of its raw files)")
+        sources[dataset] = parse_source(registry_path(dataset), "source", dataset, spec)
+    return sources
+
+
+def load_sources(path: str | os.PathLike | None = None) -> dict[str, DatasetSource]:
+    """The registry's sources, with the entries of the override file ``path`` (if any) replacing theirs.
+
+    An override file may only name registered datasets: a dataset is described by its registry YAML.
+    """
+    sources = registry_sources()
+    if path is None:
+        return sources
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as handle:
@@ -193,4 +227,13 @@ def load_sources(path: str | os.PathLike = DEFAULT_SOURCES) -> dict[str, Dataset
         raise SourceConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     except DuplicateKeyError as exc:
         raise SourceConfigError(str(exc)) from None
-    return parse_sources(document, path)
+    overrides = parse_sources(document, path)
+    for dataset in overrides:
+        if dataset not in sources:
+            raise _fail(
+                path,
+                f"datasets.{dataset}",
+                f"no such dataset in the registry (known: {', '.join(sources)}); "
+                f"describe it in {registry_path(dataset)} first",
+            )
+    return {**sources, **overrides}

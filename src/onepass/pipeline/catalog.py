@@ -1,9 +1,32 @@
-"""The dataset catalog (config/datasets.yaml): read, merged over its defaults, and checked.
+"""The dataset catalog: each registered dataset's job resources, merged and checked.
 
-Every value of the catalog becomes a job count, a resource request or a runtime, so a wrong one
-does damage quietly: `chunk_size: -5` planned no training job at all, `0` failed inside `range()`.
-Each entry is checked here against a small schema when the Snakefile is parsed, and a key written
-twice is refused, with the catalog file and the key path in the one-line message.
+A training job's resources come from the ``resources:`` section of its dataset's registry YAML
+(``onepass/configs/datasets/<id>.yaml``), over :data:`DEFAULTS`; a pipeline config may name an
+override file (config key ``catalog``) whose ``defaults:`` apply to every dataset and whose
+``datasets: {<id>: {...}}`` entries apply to one, so a cluster user changes memory or runtime
+without editing the package::
+
+    defaults: {threads: 2}                              # optional, every dataset
+    datasets:
+      fashion_mnist: {mem_mb: 8000, runtime_per_seed: {default: 20}}
+
+Keys (one value, or ``{default: x, <Algorithm>: x}`` where marked per algorithm):
+  gpu               true: training jobs request ``gpu=1`` (the slurm profile turns it into a GPU
+                    request; locally ``--resources gpu=N`` caps concurrency and the CLI falls back
+                    to the CPU when no GPU exists).
+  threads           cores per training job (also exported as OMP_NUM_THREADS).
+  chunk_size        seeds per training job (per algorithm).
+  mem_mb            memory per training job (per algorithm).
+  runtime_overhead  minutes a job needs besides its seeds.
+  runtime_per_seed  minutes one seed needs at the dataset's own T x H (per algorithm). A job asks
+                    for runtime_overhead + runtime_per_seed x seeds x (T*H)/(T0*H0).
+
+T0 and H0 are the dataset's ``network_weight_steps`` and ``hyperparameter_steps`` training settings
+(the same YAML), derived here rather than written twice; the merged entries carry them under those
+names for the runtime scaling. Every value becomes a job count, a resource request or a runtime, so
+a wrong one does damage quietly (``chunk_size: -5`` planned no training job at all): each is checked
+when the Snakefile is parsed, and a key written twice is refused, with the file and the key path in
+the one-line message.
 """
 
 from __future__ import annotations
@@ -14,7 +37,10 @@ from typing import Any
 
 import yaml
 
+from onepass.datasets.errors import RegistryError
+from onepass.datasets.registry import DATASET_IDS, dataset_section, registry_path
 from onepass.training.algorithms import ALGORITHMS
+from onepass.training.config import build_config
 from onepass.yaml_files import DuplicateKeyError, load_unique_yaml
 
 from .errors import fail
@@ -42,48 +68,92 @@ SCHEMA = {
     "mem_mb": (_positive_int, "a positive integer (MB)", True),
     "runtime_overhead": (_non_negative_number, "a non-negative number (minutes)", False),
     "runtime_per_seed": (_positive_number, "a positive number (minutes)", True),
-    "network_weight_steps": (_positive_int, "a positive integer", False),
-    "hyperparameter_steps": (_positive_int, "a positive integer", False),
 }
 
+#: The value of every key a dataset's ``resources:`` leaves out.
+DEFAULTS: dict[str, Any] = {
+    "gpu": False,
+    "threads": 1,
+    "chunk_size": 200,
+    "mem_mb": 2000,
+    "runtime_overhead": 5,
+    "runtime_per_seed": 0.5,
+}
 
-def load_catalog(path: Path, shown: str | None = None) -> dict[str, dict[str, Any]]:
-    """Read the dataset catalog: `datasets` entries merged over `defaults`, each checked.
+#: Training settings copied into each entry: T0 and H0 of the runtime scaling.
+TRAINING_KEYS = ("network_weight_steps", "hyperparameter_steps")
 
-    `shown` is the path as the user gave it (errors quote that, not the resolved one).
+
+def load_catalog(path: Path | None = None, shown: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every registered dataset's resources: DEFAULTS < its ``resources:`` < the override file ``path``.
+
+    `shown` is the override file's path as the user gave it (errors quote that, not the resolved one).
     """
-    shown = shown or str(path)
+    override_defaults, override_datasets = ({}, {}) if path is None else _read_override(path, shown or str(path))
+    catalog = {}
+    for dataset in DATASET_IDS:
+        try:
+            own = dataset_section(dataset, "resources") or {}
+        except RegistryError as error:
+            fail("catalog", str(error))
+        if not isinstance(own, dict):
+            fail("catalog", f"{registry_path(dataset)}: resources: must be a mapping of settings")
+        check_entry(own, f"{registry_path(dataset)}: resources")
+        training = build_config(dataset)
+        catalog[dataset] = {
+            **DEFAULTS,
+            **own,
+            **override_defaults,
+            **override_datasets.get(dataset, {}),
+            **{key: training[key] for key in TRAINING_KEYS},
+        }
+    return catalog
+
+
+def _read_override(path: Path, shown: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """An override file's ``defaults`` and ``datasets`` entries, each checked (keys starting with
+    ``_`` at the top level may hold YAML anchors)."""
     if not path.is_file():
         fail("catalog", f"catalog file '{shown}' does not exist")
     try:
-        raw = load_unique_yaml(path.read_text(encoding="utf-8"), shown) or {}
+        raw = load_unique_yaml(path.read_text(encoding="utf-8"), shown)
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         fail("catalog", f"'{shown}' is not valid YAML ({' '.join(str(error).split())[:200]})")
     except DuplicateKeyError as error:
         fail("catalog", str(error))
-    if not isinstance(raw, dict) or not isinstance(raw.get("datasets"), dict) or not raw["datasets"]:
-        fail("catalog", f"'{shown}' has no 'datasets' mapping")
+    if not isinstance(raw, dict) or not (isinstance(raw.get("datasets"), dict) or isinstance(raw.get("defaults"), dict)):
+        fail("catalog", f"'{shown}' has neither a 'datasets' nor a 'defaults' mapping")
+    for key in raw:
+        if key not in ("defaults", "datasets") and not str(key).startswith("_"):
+            fail("catalog", f"{shown}: {key}: unknown top-level key; allowed: defaults, datasets (and _anchors)")
     defaults = raw.get("defaults") or {}
     if not isinstance(defaults, dict):
         fail("catalog", f"{shown}: defaults: must be a mapping")
-    catalog = {}
-    for name, entry in raw["datasets"].items():
+    check_entry(defaults, f"{shown}: defaults")
+    datasets = raw.get("datasets") or {}
+    if not isinstance(datasets, dict):
+        fail("catalog", f"{shown}: datasets: must be a mapping of dataset ids")
+    for name, entry in datasets.items():
+        if name not in DATASET_IDS:
+            fail(
+                "catalog",
+                f"{shown}: datasets.{name}: no such dataset in the registry (known: {', '.join(DATASET_IDS)})",
+            )
         if entry is not None and not isinstance(entry, dict):
             fail("catalog", f"{shown}: datasets.{name}: must be a mapping of settings")
-        merged = {**defaults, **(entry or {})}
-        check_entry(merged, f"{shown}: datasets.{name}")
-        catalog[name] = merged
-    return catalog
+        check_entry(entry or {}, f"{shown}: datasets.{name}")
+    return defaults, {name: entry or {} for name, entry in datasets.items()}
 
 
 def check_entry(entry: dict[str, Any], where: str) -> None:
-    """One merged catalog entry: every key of SCHEMA present, valid, and nothing else."""
+    """The keys an entry sets: each one of SCHEMA, with a valid value (the rest come from DEFAULTS)."""
     for key in entry:
         if key not in SCHEMA:
-            fail("catalog", f"{where}.{key}: unknown key; allowed: {', '.join(SCHEMA)}")
+            also = " (derived from the dataset's training settings)" if key in TRAINING_KEYS else ""
+            fail("catalog", f"{where}.{key}: unknown key{also}; allowed: {', '.join(SCHEMA)}")
     for key, (check, wording, per_algorithm) in SCHEMA.items():
         if key not in entry:
-            fail("catalog", f"{where}.{key}: missing (and not in defaults)")
+            continue
         value = entry[key]
         if per_algorithm and isinstance(value, dict):
             for algorithm, item in value.items():

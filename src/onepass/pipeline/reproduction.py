@@ -85,8 +85,8 @@ def planner_for(config: Mapping[str, Any], catalog: Mapping[str, Any] | None = N
     from .plan import build_plan
 
     if catalog is None:
-        path = config.get("catalog") or "config/datasets.yaml"
-        catalog = load_catalog(Path(path), str(path))
+        path = config.get("catalog")  # optional override of the registry's job resources
+        catalog = load_catalog(Path(path), str(path)) if path else load_catalog()
     plan, names = build_plan(dict(config), dict(catalog))
     return Planner(config, experiment_names=lambda e: names.get(e, [e]),
                    experiment_cell=lambda e: plan[e]["cell"] if e in plan else {})  # fmt: skip

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ..datasets.registry import DATA_SECTIONS, DATASET_IDS
 from ..yaml_files import DuplicateKeyError, load_unique_yaml
 from .validation import MODEL_KEYS, SECTIONS, ConfigError, validate
 
@@ -86,9 +87,8 @@ FIXED_KEYS = ("dataset", "task", "model", "model.type")
 
 
 def package_dataset_ids() -> list[str]:
-    """The dataset ids with a configuration shipped in the package."""
-    folder = resources.files("onepass") / "configs" / "datasets"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    """The dataset ids with a configuration shipped in the package (the dataset registry's ids)."""
+    return list(DATASET_IDS)
 
 
 def load_dataset_config(name_or_path: str | Path) -> dict[str, Any]:
@@ -203,6 +203,8 @@ def build_config(
     Algorithm-defining settings are applied later by :func:`onepass.training.algorithms.resolve_config`.
     """
     dataset = dataset_config if isinstance(dataset_config, dict) else load_dataset_config(dataset_config)
+    # the dataset's raw files and job resources are no run settings (onepass.datasets.registry)
+    dataset = {key: value for key, value in dataset.items() if key not in DATA_SECTIONS}
     for key in dataset:
         if key not in DEFAULTS:
             raise ConfigError(f"dataset config: unknown key '{key}'; allowed: {_known(DEFAULTS)}")

@@ -42,7 +42,7 @@ def _block_frame(
 ) -> pd.DataFrame:
     """Statistics, header and bold flags of one column block (one experiment group, one metric)."""
     key = block[0]
-    scale = float(per_block(options.get("scale"), key, None) or default_scale(key))
+    scale = float(per_block(options.get("scale"), key, None) or default_scale(dataset))
     if metric == ERROR_METRIC:
         scale = float(per_block(options.get("scale"), key, None) or 1.0)
     scal_by_exp = {experiment_of(p): p for p in inputs.get("scalars", [])}
