@@ -72,7 +72,7 @@ def test_dataset_facts_are_the_values_the_analysis_used_before_the_yamls(dataset
         if dataset == "penn_treebank" and tag.startswith("Perplexity/"):
             expected = 1e5
         assert divergence_threshold(dataset, tag) == expected, tag
-    assert default_scale(dataset) == default_scale(f"{dataset}_Long") == (1000.0 if dataset == "uci_kin8nm" else 1.0)
+    assert default_scale(dataset) == (1000.0 if dataset == "uci_kin8nm" else 1.0)
 
 
 def test_bayesopt_penalties_match_the_authors_constants():
@@ -95,7 +95,7 @@ def test_unknown_dataset_and_yaml_path(tmp_path):
         math.inf,
         1.0,
     )
-    assert default_scale("BayesOpt_uci_kin8nm") == 1.0  # the scale follows the name's dataset prefix
+    assert default_scale("not_a_dataset") == 1.0
     path = tmp_path / "my_lm.yaml"
     path.write_text(
         "dataset: my_lm\ndivergence_threshold: 50\n"

@@ -167,8 +167,14 @@ def test_bold_rule():
 
 
 def test_dataset_inference():
+    """The pipeline passes each job its experiments' config entries: the dataset is looked up there,
+    never guessed from the name; only standalone use without them falls back to the name."""
+    config = {"Sensitivity": {"dataset": "uci_energy"}, "BayesOpt_uci_energy": {"dataset": "uci_kin8nm"}}
+    assert infer_dataset("Sensitivity_T3_i5", config) == "uci_energy"
+    assert infer_dataset("BayesOpt_uci_energy", config) == "uci_kin8nm"  # the config wins over the name
+    with pytest.raises(ValueError, match=r"experiment 'uci_power' has no 'dataset' in config 'experiments'"):
+        infer_dataset("uci_power", config)  # named after a dataset, but not in the mapping: no guess
     assert infer_dataset("BayesOpt_uci_energy") == "uci_energy"
-    assert infer_dataset("Sensitivity_T3_i5", {"Sensitivity": {"dataset": "uci_energy"}}) == "uci_energy"
     assert pretty_experiment("uci_energy_ValidationProportion0.25") == "Energy ValidationProportion0.25"
     with pytest.raises(ValueError, match="Sensitivity_T3_i5"):
         infer_dataset("Sensitivity_T3_i5")

@@ -131,3 +131,23 @@ def test_table_errors_name_the_key(root):
             root / "x.tex",
             root / "x.csv",
         )
+
+
+def test_the_scale_follows_the_configured_dataset_not_the_name(root, tmp_path):
+    """The table job gets its experiments' config entries: Kin8nm's ×1000 applies to a Kin8nm
+    experiment whatever it is called (the scale used to follow a dataset id in the name)."""
+    final = pd.read_csv(root / "results/scalars/uci_kin8nm_final.csv")
+    final["experiment"] = "robot_arm"
+    path = tmp_path / "robot_arm_final.csv"
+    final.to_csv(path, index=False)
+    stats = build_table(
+        "AverageResults",
+        "T",
+        {"kind": "AverageResults", "experiments": ["robot_arm"]},
+        {"final": [str(path)]},
+        tmp_path / "t.tex",
+        tmp_path / "t.csv",
+        experiments_config={"robot_arm": {"dataset": "uci_kin8nm"}},
+    )
+    assert (stats["scale"] == 1000.0).all()
+    assert set(stats["header"]) == {"Kin8nm robot arm (×1000)"}

@@ -223,8 +223,6 @@ def dry_run(tmp_path: Path, config: dict, target: str = "hpo", check: bool = Tru
     from conftest import snakemake_command
 
     config = {
-        "catalog": str(REPO / "config" / "datasets.yaml"),
-        "sources": str(REPO / "config" / "sources.yaml"),
         "device": "cpu",
         "tensorboard": False,
         **config,

@@ -259,7 +259,7 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def gpu_catalog(workdir: Path) -> str:
-    """config/datasets.yaml with every dataset of config/test.yaml marked `gpu: true`.
+    """A catalog override file marking every dataset of config/test.yaml `gpu: true`.
 
     config/test.yaml trains on UCI Energy, a CPU dataset, so its training jobs would not ask for a
     GPU at all. With this catalog they ask for `gpu=1` as the Fashion-MNIST/CIFAR-10/PTB jobs do,
@@ -268,11 +268,8 @@ def gpu_catalog(workdir: Path) -> str:
     CPU, so outputs stay comparable with a local run (which uses the same catalog).
     """
     config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
-    catalog = yaml.safe_load((workdir / config.get("catalog", "config/datasets.yaml")).read_text())
-    datasets = {exp["dataset"] for exp in config["experiments"].values() if "dataset" in exp}
-    for dataset in datasets:
-        # A copy: the UCI entries are one YAML anchor, i.e. one shared dict after loading.
-        catalog["datasets"][dataset] = {**catalog["datasets"][dataset], "gpu": True}
+    datasets = sorted({exp["dataset"] for exp in config["experiments"].values() if "dataset" in exp})
+    catalog = {"datasets": {dataset: {"gpu": True} for dataset in datasets}}
     path = workdir / "config" / "datasets.gpu-test.yaml"
     path.write_text(yaml.safe_dump(catalog, sort_keys=False))
     return str(path.relative_to(workdir))

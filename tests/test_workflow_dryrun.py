@@ -18,11 +18,19 @@ import yaml
 from conftest import job_counts, run_snakemake
 from plan_listing import plan_listing, read_reference
 
+from onepass.pipeline.catalog import DEFAULTS as CATALOG_DEFAULTS
+
 
 def _per_algorithm(value, algorithm):
     if isinstance(value, dict):
         return value.get(algorithm, value.get("default"))
     return value
+
+
+def registry_resources(repo_root: Path, dataset: str) -> dict:
+    """A dataset's job resources as its registry YAML writes them, over the catalog's defaults."""
+    document = yaml.safe_load((repo_root / "src/onepass/configs/datasets" / f"{dataset}.yaml").read_text())
+    return {**CATALOG_DEFAULTS, **(document.get("resources") or {})}
 
 
 def expected_counts(config_path: Path, repo_root: Path) -> dict[str, int]:
@@ -32,7 +40,6 @@ def expected_counts(config_path: Path, repo_root: Path) -> dict[str, int]:
     grid cell with jobs) and enabled BayesOpt and Ray experiments.
     """
     config = yaml.safe_load(config_path.read_text())
-    catalog = yaml.safe_load((repo_root / config.get("catalog", "config/datasets.yaml")).read_text())
     train = aggregate = 0
     for experiment in config["experiments"].values():
         if not experiment.get("enabled", True):
@@ -41,7 +48,7 @@ def expected_counts(config_path: Path, repo_root: Path) -> dict[str, int]:
             aggregate += 1
         if experiment.get("kind", "train") != "train":
             continue
-        dataset_entry = {**catalog.get("defaults", {}), **catalog["datasets"][experiment["dataset"]]}
+        dataset_entry = registry_resources(repo_root, experiment["dataset"])
         grid = experiment.get("grid") or {}
         keys = list(grid)
         for values in itertools.product(*grid.values()) if grid else [()]:
@@ -186,7 +193,7 @@ def test_lint_of_pipeline_rules(repo_root, snakemake_cmd, tmp_path):
 
 
 def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
-    """gpu, threads, mem_mb and runtime of training jobs follow config/datasets.yaml."""
+    """gpu, threads, mem_mb and runtime of training jobs follow the registry's `resources:`."""
     config = {
         "experiments": {
             "fmnist": {"dataset": "fashion_mnist", "algorithms": ["Random"], "seeds": 25},
@@ -211,8 +218,7 @@ def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
             pairs = dict(item.split("=", 1) for item in line[len("resources:"):].replace(" ", "").split(","))
             jobs.setdefault(output_path, {}).update(pairs)
             output_path = None
-    catalog = yaml.safe_load((repo_root / "config/datasets.yaml").read_text())
-    fmnist = catalog["datasets"]["fashion_mnist"]
+    fmnist = registry_resources(repo_root, "fashion_mnist")
     # 25 seeds in chunks of 10: 10, 10, 5 seeds
     assert sorted(path for path in jobs if "fmnist" in path) == [
         f"results/runs/fmnist/Random/{chunk}.parquet" for chunk in ("seeds000-009", "seeds010-019", "seeds020-024")
@@ -221,13 +227,13 @@ def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
         "results/runs/fmnist/Random/seeds020-024.parquet"]
     assert big["gpu"] == "1" and big["mem_mb"] == str(fmnist["mem_mb"])
     per_seed = fmnist["runtime_per_seed"]["default"]
-    assert int(big["runtime"]) == math.ceil(catalog["defaults"]["runtime_overhead"] + 10 * per_seed)
-    assert int(small["runtime"]) == math.ceil(catalog["defaults"]["runtime_overhead"] + 5 * per_seed)
+    assert int(big["runtime"]) == math.ceil(fmnist["runtime_overhead"] + 10 * per_seed)
+    assert int(small["runtime"]) == math.ceil(fmnist["runtime_overhead"] + 5 * per_seed)
     uci = jobs["results/runs/uci/Ours_HDLR_Momentum/seeds000-002.parquet"]
-    entry = catalog["_uci"]
+    entry = registry_resources(repo_root, "uci_energy")
     assert uci["gpu"] == "0" and uci["mem_mb"] == str(entry["mem_mb"]["Ours_HDLR_Momentum"])
     # T=5 instead of 10 halves the length, and with it the runtime
-    expected = catalog["defaults"]["runtime_overhead"] + 3 * entry["runtime_per_seed"]["Ours_HDLR_Momentum"] * 0.5
+    expected = entry["runtime_overhead"] + 3 * entry["runtime_per_seed"]["Ours_HDLR_Momentum"] * 0.5
     assert int(uci["runtime"]) == math.ceil(expected)
 
 

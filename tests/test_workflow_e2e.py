@@ -122,7 +122,6 @@ def _training_pids(out_fragment: str, cwd: Path) -> list[int]:
 
 def test_killed_training_job_leaves_no_complete_output(repo_root, snakemake_cmd, data_mirror, tmp_path):
     config = {
-        "catalog": str(repo_root / "config/datasets.yaml"),
         "device": "cpu",
         "tensorboard": False,
         "experiments": {

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         sources = load_sources(args.sources)
         for dataset in args.datasets or sorted(sources):
             if dataset not in sources:
-                raise DatasetError(f"{args.sources or 'registry'}: no dataset {dataset!r} (known: {', '.join(sorted(sources))})")
+                known = ", ".join(sorted(sources))
+                raise DatasetError(f"{args.sources or 'registry'}: no dataset {dataset!r} (known: {known})")
             for path in build(
                 sources[dataset],
                 raw_root=args.raw_root,

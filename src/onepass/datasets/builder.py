@@ -24,12 +24,14 @@ from .sources import DATA_ROOT, RAW_ROOT, DatasetSource
 
 log = logging.getLogger(__name__)
 
+
 def _options(source: DatasetSource) -> dict:
     unknown = set(source.options) - KINDS[source.kind].options
     if unknown:
         first = next(iter(source.files.values()))
+        where = first.entry or f"datasets.{source.id}"
         raise SourceConfigError(
-            f"{first.sources_path}: {first.entry or f'datasets.{source.id}'}.options: unknown keys {sorted(unknown)} for kind {source.kind} "
+            f"{first.sources_path}: {where}.options: unknown keys {sorted(unknown)} for kind {source.kind} "
             f"(allowed: {sorted(KINDS[source.kind].options)})"
         )
     return dict(source.options)

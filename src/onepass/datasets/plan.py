@@ -4,7 +4,8 @@
 file names, each dataset's inputs/outputs, the rule parameters (the dataset's entry, so that a
 changed URL, sha256 or option reruns exactly the affected jobs) and the datasets a config's
 experiments use. ``sources`` is :func:`onepass.datasets.sources.load_sources`'s result; ``sources_path``
-only names where the sources come from in error messages (the registry, or an override file). Keeping them here makes them testable without running Snakemake.
+only names where the sources come from in error messages (the registry, or an override file).
+Keeping them here makes them testable without running Snakemake.
 """
 
 from __future__ import annotations

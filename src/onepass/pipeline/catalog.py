@@ -51,9 +51,7 @@ def _positive_int(value: Any) -> bool:
 
 
 def _positive_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def _non_negative_number(value: Any) -> bool:
@@ -121,7 +119,8 @@ def _read_override(path: Path, shown: str) -> tuple[dict[str, Any], dict[str, di
         fail("catalog", f"'{shown}' is not valid YAML ({' '.join(str(error).split())[:200]})")
     except DuplicateKeyError as error:
         fail("catalog", str(error))
-    if not isinstance(raw, dict) or not (isinstance(raw.get("datasets"), dict) or isinstance(raw.get("defaults"), dict)):
+    sections = [raw.get(key) for key in ("datasets", "defaults")] if isinstance(raw, dict) else []
+    if not any(isinstance(section, dict) for section in sections):
         fail("catalog", f"'{shown}' has neither a 'datasets' nor a 'defaults' mapping")
     for key in raw:
         if key not in ("defaults", "datasets") and not str(key).startswith("_"):
