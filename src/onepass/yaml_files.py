@@ -3,7 +3,7 @@
 YAML loaders (PyYAML's and Snakemake's) keep the last of two equal keys, so a second entry with the
 name of an earlier one silently replaces it. :class:`DuplicateKeyLoader` finds such keys on the
 composed node tree, where their lines are still known; :func:`load_unique_yaml` loads a document
-refusing them. Used for pipeline configs, the dataset catalog, the sources file and dataset configs.
+refusing them. Used for pipeline configs, the dataset registry's YAMLs and the catalog and sources override files.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 it takes, which function builds it and how much memory that needs.
 
 Adding a kind of dataset is one entry here plus the module of its builder (and a preprocess rule in
-`rules/data.smk` if its outputs differ from another kind's). Builders are named, not imported, so
+`rules/data.smk` if its outputs differ from those of both rules there: `preprocess` and `preprocess_text`). Builders are named, not imported, so
 that reading this table (as the rule files do while Snakemake parses the workflow) loads no torch.
 """
 
@@ -20,9 +20,9 @@ class DatasetKind:
     ``(data, targets)`` or ``(data, targets, vocabulary)``."""
 
     name: str
-    files: tuple[str, ...]  # raw file keys of a source of this kind (config/sources.yaml)
+    files: tuple[str, ...]  # raw file keys of a `source:` of this kind (onepass.datasets.sources)
     outputs: tuple[str, ...]  # written under resources/data/<id>/
-    options: frozenset[str]  # the `options` keys it accepts in the sources file
+    options: frozenset[str]  # the `options` keys it accepts in a `source:`
     builder: str  # "<module>:<function>" in onepass.datasets
     mem_mb: int  # memory of its preprocessing job
 
