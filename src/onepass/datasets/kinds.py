@@ -2,7 +2,8 @@
 it takes, which function builds it and how much memory that needs.
 
 Adding a kind of dataset is one entry here plus the module of its builder (and a preprocess rule in
-`rules/data.smk` if its outputs differ from those of both rules there: `preprocess` and `preprocess_text`). Builders are named, not imported, so
+`rules/data.smk` if its outputs differ from those of `preprocess` and `preprocess_text`). Builders
+are named, not imported, so
 that reading this table (as the rule files do while Snakemake parses the workflow) loads no torch.
 """
 
