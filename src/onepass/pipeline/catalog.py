@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from onepass.training.algorithms import ALGORITHMS
+from onepass.training.settings import RENAMED
 from onepass.yaml_files import DuplicateKeyError, load_unique_yaml
 
 from .errors import fail
@@ -42,7 +43,7 @@ SCHEMA = {
     "mem_mb": (_positive_int, "a positive integer (MB)", True),
     "runtime_overhead": (_non_negative_number, "a non-negative number (minutes)", False),
     "runtime_per_seed": (_positive_number, "a positive number (minutes)", True),
-    "network_weight_steps": (_positive_int, "a positive integer", False),
+    "update_interval": (_positive_int, "a positive integer", False),
     "hyperparameter_steps": (_positive_int, "a positive integer", False),
 }
 
@@ -79,6 +80,8 @@ def load_catalog(path: Path, shown: str | None = None) -> dict[str, dict[str, An
 def check_entry(entry: dict[str, Any], where: str) -> None:
     """One merged catalog entry: every key of SCHEMA present, valid, and nothing else."""
     for key in entry:
+        if key in RENAMED:
+            fail("catalog", f"{where}.{key}: was renamed to '{RENAMED[key]}'; write {RENAMED[key]} instead")
         if key not in SCHEMA:
             fail("catalog", f"{where}.{key}: unknown key; allowed: {', '.join(SCHEMA)}")
     for key, (check, wording, per_algorithm) in SCHEMA.items():

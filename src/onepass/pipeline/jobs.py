@@ -40,7 +40,7 @@ def flatten_overrides(overrides: dict[str, Any] | None, prefix: str = "") -> dic
     """Turn nested override mappings into the CLI's dotted `--set` keys.
 
     `{init: {momentum: 0.6}}` and `{"init.momentum": 0.6}` mean the same thing; an empty mapping
-    is kept as a value (it can mean "no clipping").
+    is kept as a value, so the run-config check reports it at its own key.
     """
     flat: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
