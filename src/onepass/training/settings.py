@@ -191,7 +191,7 @@ SETTINGS: tuple[Setting, ...] = (
             "a loss above it ends the run as diverged (null: only NaN/inf)"),
     Setting("log_every", "int", 1, _positive_int, _POSITIVE_INT,
             "log every N-th step (the first and last are always logged)"),
-    Setting("hyper_lr", "float", 0.05, _positive, "positive", "Adam step size on the raw hyperparameters", symbol="κ"),
+    Setting("hyper_lr", "float", 0.05, _positive, "positive", "Adam step size on the raw hyperparameters"),
     Setting("baydin_lr", "float", 0.001, _positive, "positive", "Baydin's hypergradient step size"),
     Setting("lr_clip", "tuple[float, float] | None", [-10.0, 0.0], _or_none(_is_range),
             "[low, high] in log10 units or null", "log10 lr bounds after each hyperparameter step (null: none)",
