@@ -289,7 +289,8 @@ def test_cli_runs_and_bad_input_fails_cleanly(data_dir, tmp_path):
         "--device",
         "--set",
         "--init-weights",
-        "lookback=i",
+        "lookback=5",
+        "update_interval=10",
     ):
         assert option in helptext
 
