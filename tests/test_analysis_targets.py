@@ -9,14 +9,14 @@ from onepass.analysis.targets import Planner, divergence_summary
 CONFIG = {
     "experiments": {
         "uci_energy": {"dataset": "uci_energy"},
-        "Sensitivity": {"dataset": "uci_energy", "grid": {"network_weight_steps": [1, 2], "lookback": [1]}},
+        "Sensitivity": {"dataset": "uci_energy", "grid": {"update_interval": [1, 2], "lookback": [1]}},
         "BayesOpt_uci_energy": {"kind": "bayesopt", "dataset": "uci_energy"},
         "BayesOpt_off": {"kind": "bayesopt", "dataset": "uci_energy", "enabled": False},
         "HypergradientComparison": {
             "kind": "hypergradient_comparison",
             "dataset": "uci_energy",
             "seeds": 3,
-            "network_weight_steps": [1, 2, 3],
+            "update_interval": [1, 2, 3],
         },
     },
     "figures": {
@@ -36,8 +36,8 @@ CONFIG = {
     },
 }
 CELLS = {
-    "Sensitivity_T1_i1": {"network_weight_steps": 1, "lookback": 1},
-    "Sensitivity_T2_i1": {"network_weight_steps": 2, "lookback": 1},
+    "Sensitivity_T1_i1": {"update_interval": 1, "lookback": 1},
+    "Sensitivity_T2_i1": {"update_interval": 2, "lookback": 1},
 }
 
 
@@ -88,7 +88,7 @@ def test_files_on_disk_do_not_change_the_plan(tmp_path, monkeypatch):
 
 def test_hypergradient_settings_merge_entry_and_figure_options():
     s = planner().hypergradient_settings("HypergradientComparison")
-    assert s["network_weight_steps"] == [1, 2, 3] and s["lookbacks"] == [1, 2, 3]
+    assert s["update_interval"] == [1, 2, 3] and s["lookbacks"] == [1, 2, 3]
     assert s["seeds"] == [7] and s["dataset_config"] == "uci_energy"
     assert planner().hypergradient_data("HypergradientComparison") == "resources/data/uci_energy/data.pt"
 

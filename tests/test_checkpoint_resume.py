@@ -57,17 +57,17 @@ CASES = {
         "test_size": 400,
         "batch_size": 10,
         "streams": 4,
-        "network_weight_steps": 3,
+        "update_interval": 3,
         "hyperparameter_steps": 8,
     },
     "fashion_mnist": {
         "model": {"batch_norm": True},
         "test_size": 50,
         "batch_size": 20,
-        "network_weight_steps": 4,
+        "update_interval": 4,
         "hyperparameter_steps": 5,
     },
-    "cifar10": {"test_size": 10, "batch_size": 8, "network_weight_steps": 2, "hyperparameter_steps": 3},
+    "cifar10": {"test_size": 10, "batch_size": 8, "update_interval": 2, "hyperparameter_steps": 3},
 }
 
 

@@ -15,10 +15,14 @@ torch.set_num_threads(1)
 
 # (name, extra CLI arguments, words the one-line error must contain)
 BAD_ARGUMENTS = [
-    ("section set to null", ["--set", "clipping=null"], "'clipping': is a section of settings"),
-    ("section set to a number", ["--set", "clipping=5"], "e.g. clipping.lr=null"),
-    ("init replaced", ["--set", "init=5"], "'init': is a section"),
-    ("optimiser replaced", ["--set", "hyperparameter_optimiser=5"], "'hyperparameter_optimiser': is a section"),
+    ("section set to null", ["--set", "init=null"], "'init': is a section of settings"),
+    ("section set to a number", ["--set", "init=5"], "e.g. init.momentum=0.6"),
+    ("old name of update_interval", ["--set", "network_weight_steps=3"],
+     "config key 'network_weight_steps' was renamed to 'update_interval'"),
+    ("old section of hyper_lr", ["--set", "hyperparameter_optimiser.lr=0.1"],
+     "config key 'hyperparameter_optimiser.lr' was renamed to 'hyper_lr'"),
+    ("old section of lr_clip", ["--set", "clipping.lr=null"], "config key 'clipping.lr' was renamed to 'lr_clip'"),
+    ("lr_clip reversed", ["--set", "lr_clip=[0,-10]"], "'lr_clip': must be [low, high] in log10 units or null"),
     ("negative width", ["--set", "model.hidden_sizes=[-1]"], "'model.hidden_sizes': must be a list of positive"),
     ("zero width", ["--set", "model.hidden_sizes=[0]"], "'model.hidden_sizes'"),
     ("switch not boolean", ["--set", "fail_on_unclipped_fixed_lr=maybe"], "must be true or false, got 'maybe'"),
@@ -116,8 +120,8 @@ def test_long_diff_through_opt_warns_when_it_replaces_user_settings(tmp_path, ca
     out = tmp_path / "r.parquet"
     status = main(["train", "--dataset-config", "uci_energy", "--algorithm", "LongDiffThroughOpt_UCI_Standalone",
                    "--seeds", "0", "--out", str(out), "--data-dir", str(tmp_path / "none"), "--quiet",
-                   "--set", "network_weight_steps=3", "hyperparameter_steps=30"])  # fmt: skip
+                   "--set", "update_interval=3", "hyperparameter_steps=30"])  # fmt: skip
     err = capsys.readouterr().err
     assert status == 2 and "data.pt: missing" in err
     assert err.count("warning:") == 1
-    assert "ignores network_weight_steps=3 (uses 200)" in err and "hyperparameter_steps" not in err.split("warning:")[1]
+    assert "ignores update_interval=3 (uses 200)" in err and "hyperparameter_steps" not in err.split("warning:")[1]

@@ -30,7 +30,7 @@ def _shell_expression(marker: Path) -> str:
     """An expression that, evaluated by `eval` even without builtins, runs `touch <marker>`."""
     return (
         "[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0]"
-        f".__init__.__globals__['system']('touch {marker}') == 0 or lookback <= network_weight_steps"
+        f".__init__.__globals__['system']('touch {marker}') == 0 or lookback <= update_interval"
     )
 
 
@@ -72,19 +72,19 @@ def test_a_disabled_experiment_is_checked_too(tmp_path):
     assert not marker.exists()
 
 
-CELL = {"network_weight_steps": 4, "lookback": 2, "model.batch_norm": True, "validation_proportion": 0.25}
+CELL = {"update_interval": 4, "lookback": 2, "model.batch_norm": True, "validation_proportion": 0.25}
 
 # expression: value on CELL (the grammar the configs need, with Python's meaning)
 ALLOWED = {
-    "4000 // network_weight_steps": 1000,
-    "lookback <= network_weight_steps": True,
+    "4000 // update_interval": 1000,
+    "lookback <= update_interval": True,
     "(lookback + 1) * 2 - 1": 5,
-    "network_weight_steps / 8": 0.5,
-    "network_weight_steps % 3": 1,
+    "update_interval / 8": 0.5,
+    "update_interval % 3": 1,
     "-lookback": -2,
-    "1 < lookback < network_weight_steps": True,
+    "1 < lookback < update_interval": True,
     "lookback == 2 and not model_batch_norm": False,
-    "lookback > 5 or network_weight_steps": 4,
+    "lookback > 5 or update_interval": 4,
     "validation_proportion != 0.2": True,
     "model_batch_norm == True": True,
 }

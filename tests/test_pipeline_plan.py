@@ -62,12 +62,12 @@ def test_per_algorithm():
 
 def test_flatten_overrides_nested_and_dotted_agree():
     assert flatten_overrides({"init": {"momentum": 0.6}}) == flatten_overrides({"init.momentum": 0.6})
-    assert flatten_overrides({"clipping": {}, "lookback": 2}) == {"clipping": {}, "lookback": 2}
+    assert flatten_overrides({"init": {}, "lookback": 2}) == {"init": {}, "lookback": 2}
     assert flatten_overrides(None) == {}
 
 
 def test_set_arguments_round_trip_through_the_cli_parser():
-    overrides = {"lookback": 3, "clipping.lr": [-8.0, 0.0], "grad_clip_norm": None, "model.type": "mlp"}
+    overrides = {"lookback": 3, "lr_clip": [-8.0, 0.0], "grad_clip_norm": None, "model.type": "mlp"}
     rendered = set_arguments(overrides)
     words = shlex.split(rendered)
     assert words[0] == "--set" and words.count("--set") == 1
@@ -76,19 +76,19 @@ def test_set_arguments_round_trip_through_the_cli_parser():
 
 
 def test_grid_cells_fixed_key_order_and_names():
-    grid = {"lookback": [1, 2], "network_weight_steps": [5], "model.batch_norm": [True]}
+    grid = {"lookback": [1, 2], "update_interval": [5], "model.batch_norm": [True]}
     cells = grid_cells(grid)
     assert [suffix for suffix, _ in cells] == ["_T5_i1_model-batch_normTrue", "_T5_i2_model-batch_normTrue"]
-    assert cells[1][1] == {"network_weight_steps": 5, "lookback": 2, "model.batch_norm": True}
+    assert cells[1][1] == {"update_interval": 5, "lookback": 2, "model.batch_norm": True}
     # the YAML's key order does not change the names
     assert grid_cells(dict(reversed(list(grid.items())))) == cells
     assert expand_names_only({"S": {"grid": {"lookback": [1, 2]}}, "P": {}}) == ["S_i1", "S_i2"]
 
 
 def test_grid_expression_sees_only_the_cell():
-    cell = {"network_weight_steps": 4, "model.batch_norm": True}
-    assert grid_expression("4000 // network_weight_steps", cell, "p") == 1000
-    assert grid_expression("model_batch_norm and network_weight_steps > 2", cell, "p")
+    cell = {"update_interval": 4, "model.batch_norm": True}
+    assert grid_expression("4000 // update_interval", cell, "p") == 1000
+    assert grid_expression("model_batch_norm and update_interval > 2", cell, "p")
     with pytest.raises(ConfigError, match=r"^config: experiments\.S\.grid_where\.A: cannot evaluate 'lookbak"):
         grid_expression("lookbak < 2", cell, "experiments.S.grid_where.A")
     with pytest.raises(ConfigError, match="cannot evaluate"):
@@ -114,7 +114,7 @@ def test_build_plan_of_the_test_config():
     assert energy["Random"]["sets"] == "--set hyperparameter_steps=5"
     # grid_where drops DiffThroughOpt where lookback > T
     assert list(plan["Sensitivity_T1_i2"]["algorithms"]) == ["Ours_LR_Momentum"]
-    assert plan["Sensitivity_T2_i1"]["cell"] == {"network_weight_steps": 2, "lookback": 1}
+    assert plan["Sensitivity_T2_i1"]["cell"] == {"update_interval": 2, "lookback": 1}
     assert plan["Sensitivity_T2_i1"]["parent"] == "Sensitivity"
     assert chunk_outputs(plan, "Sensitivity_T1_i2") == [
         "results/runs/Sensitivity_T1_i2/Ours_LR_Momentum/seeds000-001.parquet",
@@ -132,8 +132,8 @@ def test_build_plan_override_order_and_resources():
                 "chunk_size": 3,
                 "overrides": {"lookback": 9, "log_every": 7},
                 "algorithm_overrides": {"DiffThroughOpt": {"log_every": 8, "init": {"momentum": 0.5}}},
-                "grid": {"network_weight_steps": [20]},
-                "grid_derived": {"hyperparameter_steps": "4000 // network_weight_steps"},
+                "grid": {"update_interval": [20]},
+                "grid_derived": {"hyperparameter_steps": "4000 // update_interval"},
             }
         }
     }
@@ -142,12 +142,12 @@ def test_build_plan_override_order_and_resources():
     dto = plan["G_T20"]["algorithms"]["DiffThroughOpt"]
     words = dict(parse_assignment(word) for word in shlex.split(dto["sets"])[1:])
     assert words == {
-        "lookback": 9, "log_every": 8, "init.momentum": 0.5, "network_weight_steps": 20, "hyperparameter_steps": 200,
+        "lookback": 9, "log_every": 8, "init.momentum": 0.5, "update_interval": 20, "hyperparameter_steps": 200,
     }
     assert list(dto["chunks"]) == ["seeds000-002", "seeds003-003"]
     assert list(plan["G_T20"]["algorithms"]["Random"]["chunks"]) == ["seeds000-001"]
     entry = CATALOG["uci_energy"]
-    scale = 20 * 200 / (entry["network_weight_steps"] * entry["hyperparameter_steps"])
+    scale = 20 * 200 / (entry["update_interval"] * entry["hyperparameter_steps"])
     per_seed = per_algorithm(entry["runtime_per_seed"], "DiffThroughOpt", "")
     assert dto["runtime_per_seed"] == pytest.approx(per_seed * scale)
     assert dto["gpu"] == (1 if entry["gpu"] else 0) and dto["threads"] == entry["threads"]

@@ -103,8 +103,8 @@ CASES = {
         lambda t, e: ["--set", "validation_proportion=0.0001"], "rounds to 0 validation rows"
     ),
     "lookback beyond the window": (
-        lambda t, e: ["--algorithm", "DiffThroughOpt", "--set", "network_weight_steps=3", "lookback=5"],
-        "config key 'lookback': is 5, but DiffThroughOpt can unroll at most the network_weight_steps=3",
+        lambda t, e: ["--algorithm", "DiffThroughOpt", "--set", "update_interval=3", "lookback=5"],
+        "config key 'lookback': is 5, but DiffThroughOpt can unroll at most the update_interval=3",
     ),
     "empty --out": (lambda t, e: ["--out", ""], "--out: empty"),
     "--out a folder": (

@@ -139,7 +139,7 @@ def test_divergence_is_recorded_and_does_not_stop_other_seeds(data_dir, tmp_path
         out,
         data_dir=data_dir,
         device="cpu",
-        overrides=["hyperparameter_steps=3", "lr=1e3", "clipping.lr=null", "momentum=0.9"],
+        overrides=["hyperparameter_steps=3", "lr=1e3", "lr_clip=null", "momentum=0.9"],
         progress=False,
     )
     assert [r.status for r in results] == ["diverged", "diverged"]
@@ -161,8 +161,8 @@ def test_divergence_is_recorded_and_does_not_stop_other_seeds(data_dir, tmp_path
 
 
 def test_fixed_lr_outside_clipping_fails_after_first_window_like_the_paper(data_dir):
-    result = run(data_dir, "Random", overrides={"lr": 1e-2, "clipping": {"lr": [-10.0, -3.0]}}).run()
-    assert result.status == "diverged" and result.diverged_at_step == 10 and "clipping" in result.reason
+    result = run(data_dir, "Random", overrides={"lr": 1e-2, "lr_clip": [-10.0, -3.0]}).run()
+    assert result.status == "diverged" and result.diverged_at_step == 10 and "lr_clip" in result.reason
 
 
 def test_chunk_outputs_follow_the_contract(data_dir, tmp_path):
@@ -211,8 +211,8 @@ def test_parse_seeds():
 def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="unknown config key 'lookbak'"):
         build_config("uci_energy", ["lookbak=3"])
-    with pytest.raises(ConfigError, match="'network_weight_steps'.*positive integer"):
-        build_config("uci_energy", ["network_weight_steps=0"])
+    with pytest.raises(ConfigError, match="'update_interval'.*positive integer"):
+        build_config("uci_energy", ["update_interval=0"])
     with pytest.raises(ConfigError, match="unknown dataset 'uci_nope'"):
         build_config("uci_nope")
     with pytest.raises(ConfigError, match="'validation_proportion'"):
@@ -289,7 +289,8 @@ def test_cli_runs_and_bad_input_fails_cleanly(data_dir, tmp_path):
         "--device",
         "--set",
         "--init-weights",
-        "lookback=i",
+        "lookback=5",
+        "update_interval=10",
     ):
         assert option in helptext
 

@@ -98,7 +98,7 @@ PIPELINE_CONFIGS = sorted((REPO / "config").glob("*.yaml"))
 CATALOG = load_catalog()
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
 TEST_CONFIG = yaml.safe_load((REPO / "config/test.yaml").read_text())
-ALLOWED_RUN_KEYS = "allowed: batch_size, baydin_lr, clipping"
+ALLOWED_RUN_KEYS = "allowed: batch_size, baydin_lr, divergence_threshold, fail_on_unclipped_fixed_lr"
 ONE_SEED = {"dataset": "uci_energy", "algorithms": ["Random"], "seeds": 1}
 
 
@@ -156,16 +156,16 @@ PARSE_TIME_CASES = {
         "experiments.uci_energy.algorithm_overrides.Random.lookbak", "unknown config key 'lookbak'", False,
     ),
     "bad algorithm override value": (
-        _energy(algorithm_overrides={"Ours_LR_Momentum": {"hyperparameter_optimiser": {"lr": 0}}}),
-        "experiments.uci_energy.algorithm_overrides.Ours_LR_Momentum.hyperparameter_optimiser.lr",
+        _energy(algorithm_overrides={"Ours_LR_Momentum": {"hyper_lr": 0}}),
+        "experiments.uci_energy.algorithm_overrides.Ours_LR_Momentum.hyper_lr",
         "must be positive", False,
     ),
     "unknown grid_derived key": (
-        _sensitivity(grid_derived={"hyperparamter_steps": "4 // network_weight_steps"}),
+        _sensitivity(grid_derived={"hyperparamter_steps": "4 // update_interval"}),
         "experiments.Sensitivity.grid_derived.hyperparamter_steps", "unknown config key 'hyperparamter_steps'", False,
     ),
     "bad grid_derived value": (
-        _sensitivity(grid_derived={"hyperparameter_steps": "network_weight_steps - 2"}),
+        _sensitivity(grid_derived={"hyperparameter_steps": "update_interval - 2"}),
         "experiments.Sensitivity.grid_derived.hyperparameter_steps", "must be a positive integer, got -1", False,
     ),
     "dataset without a package config": (
@@ -243,9 +243,23 @@ PARSE_TIME_CASES = {
     "too many seeds": (
         _energy(seeds=200_001), "experiments.uci_energy.seeds", "200001 seeds is more than the 100000", True,
     ),
+    "old name in overrides": (
+        _energy(overrides={"network_weight_steps": 5}), "experiments.uci_energy.overrides.network_weight_steps",
+        "config key 'network_weight_steps' was renamed to 'update_interval'", True,
+    ),
+    "old nested section in algorithm_overrides": (
+        _energy(algorithm_overrides={"Ours_LR_Momentum": {"clipping": {"lr": None}}}),
+        "experiments.uci_energy.algorithm_overrides.Ours_LR_Momentum.clipping.lr",
+        "config key 'clipping.lr' was renamed to 'lr_clip'", False,
+    ),
+    "old name as a grid key": (
+        _sensitivity(grid={"network_weight_steps": [1, 2], "lookback": [1]}, grid_where={}),
+        "experiments.Sensitivity.grid.network_weight_steps",
+        "config key 'network_weight_steps' was renamed to 'update_interval'", False,
+    ),
     "lookback beyond the window of DiffThroughOpt": (
         _sensitivity(grid_where={}), "experiments.Sensitivity.grid.lookback",
-        "is 2, but DiffThroughOpt can unroll at most the network_weight_steps=1 steps", False,
+        "is 2, but DiffThroughOpt can unroll at most the update_interval=1 steps", False,
     ),
 }
 SNAKEMAKE_CASES = [name for name, case in PARSE_TIME_CASES.items() if case[3]]

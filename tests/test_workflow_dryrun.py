@@ -141,10 +141,10 @@ def test_grid_empty_cells_derived_values_and_overrides(repo_root, snakemake_cmd,
                 "chunk_size": 3,
                 "overrides": {"log_every": 7, "init": {"momentum": 0.5}},
                 "algorithm_overrides": {"Random": {"log_every": 9}},
-                "grid": {"network_weight_steps": [1, 2], "lookback": [1, 2]},
-                "grid_where": {"DiffThroughOpt": "lookback <= network_weight_steps",
-                               "Random": "network_weight_steps == 2 and lookback == 2"},
-                "grid_derived": {"hyperparameter_steps": "40 // network_weight_steps"},
+                "grid": {"update_interval": [1, 2], "lookback": [1, 2]},
+                "grid_where": {"DiffThroughOpt": "lookback <= update_interval",
+                               "Random": "update_interval == 2 and lookback == 2"},
+                "grid_derived": {"hyperparameter_steps": "40 // update_interval"},
             }
         },
         "figures": {},
@@ -166,7 +166,7 @@ def test_grid_empty_cells_derived_values_and_overrides(repo_root, snakemake_cmd,
     cell = [line for line in out.splitlines()
             if "onepass train" in line and "Grid_T2_i1/DiffThroughOpt/seeds000-002" in line]
     assert cell, out
-    for word in ("log_every=7", "init.momentum=0.5", "network_weight_steps=2", "lookback=1",
+    for word in ("log_every=7", "init.momentum=0.5", "update_interval=2", "lookback=1",
                  "hyperparameter_steps=20", "--seeds 0-2"):
         assert word in cell[0], cell[0]
     random = [line for line in out.splitlines() if "onepass train" in line and "Random" in line]
@@ -198,7 +198,7 @@ def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
         "experiments": {
             "fmnist": {"dataset": "fashion_mnist", "algorithms": ["Random"], "seeds": 25},
             "uci": {"dataset": "uci_energy", "algorithms": ["Ours_HDLR_Momentum"], "seeds": 3,
-                    "overrides": {"network_weight_steps": 5}},
+                    "overrides": {"update_interval": 5}},
         },
         "figures": {},
         "tables": {},

@@ -8,25 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from .training.algorithms import ALGORITHMS
-from .training.config import DEFAULTS, ConfigError, add_set_argument, package_dataset_ids
+from .training.config import ConfigError, add_set_argument, package_dataset_ids
+from .training.settings import help_lines
 
 TRAIN_EPILOG = f"""\
---set keys (values are YAML; dotted keys reach into sections):
-  network_weight_steps=T     weight steps per hyperparameter step (default {DEFAULTS["network_weight_steps"]})
-  hyperparameter_steps=H     hyperparameter steps; a run has T*H weight steps
-  lookback=i                 Neumann terms / unrolled steps (default {DEFAULTS["lookback"]})
-  validation_proportion=p    share of train+validation held out for validation
-  batch_size=N | null        null = full batch
-  model.batch_norm=true      BatchNorm MLP variant
-  log_every=N                log every N-th step (the first and last are always logged)
-  hyperparameter_optimiser.lr=0.05   Adam step size on raw hyperparameters
-  clipping.lr=[-10,0] | null log10 lr bounds after each hyperparameter step
-  lr=1e-3 weight_decay=1e-5 momentum=0.5 lr_multiplier=1.0
-                             explicit initial values (natural units) instead of seeded draws
-  init.lr_log10=[-6,-1] init.weight_decay_log10=[-7,-2] init.momentum=[0,1] | 0.6
-  init.lr_multiplier=[0.95,1.01]     ranges of the seeded draws
-  grad_clip_norm=0.25 | null, baydin_lr=0.001, validation_in_train_mode=true,
-  fail_on_unclipped_fixed_lr=true, reset_weights_after_hyperparameter_step=false
+--set keys (values are YAML; dotted keys reach into sections), with their defaults
+(null: from the dataset config, or none); the paper's symbol in brackets:
+{chr(10).join(help_lines())}
 
 Algorithms: {", ".join(ALGORITHMS)}
 Outputs: OUT.parquet (seed, step, tag, value, wall_time) and OUT.json (per-seed summary), written

@@ -10,7 +10,7 @@ def work(smk) -> str:
     settings = dict(smk.params.settings)
     table = comparison_table(
         dataset_config=settings["dataset_config"],
-        network_weight_steps=list(settings["network_weight_steps"]),
+        update_interval=list(settings["update_interval"]),
         lookbacks=list(settings["lookbacks"]),
         seeds=list(settings["seeds"]),
         data_dir=settings["data_dir"],

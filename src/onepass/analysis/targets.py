@@ -137,8 +137,8 @@ class Planner:
         cells: dict[str, list[int] | None] = {}
         for e in self.figure_experiments(name):
             c = self.experiment_cell(e) or {}
-            ok = "network_weight_steps" in c and "lookback" in c
-            cells[e] = [int(c["network_weight_steps"]), int(c["lookback"])] if ok else None
+            ok = "update_interval" in c and "lookback" in c
+            cells[e] = [int(c["update_interval"]), int(c["lookback"])] if ok else None
         return cells
 
     def figure_labels(self, name: str, sidecar: str) -> dict[str, str]:
@@ -162,15 +162,15 @@ class Planner:
         """comparison_table arguments from the experiment entry, overridden by figure options.
 
         Entry keys (config/paper.yaml ``HypergradientComparison``): dataset, seeds (a count or a
-        list), network_weight_steps (list of T), lookbacks (list of i; default 1..max T; only
-        i <= T is computed), or the two lists under ``grid`` (network_weight_steps, lookback).
+        list), update_interval (list of T), lookbacks (list of i; default 1..max T; only
+        i <= T is computed), or the two lists under ``grid`` (update_interval, lookback).
         """
         entry = dict(self.experiments.get(comparison) or {})
         grid = entry.get("grid") or {}
-        steps = list(entry.get("network_weight_steps", grid.get("network_weight_steps", range(1, 11))))
+        steps = list(entry.get("update_interval", grid.get("update_interval", range(1, 11))))
         settings: dict[str, Any] = {
             "dataset_config": entry.get("dataset", "uci_energy"),
-            "network_weight_steps": steps,
+            "update_interval": steps,
             "lookbacks": list(entry.get("lookbacks", grid.get("lookback", range(1, max(steps) + 1)))),
             "seeds": entry.get("seeds", 50),
             "data_dir": self.config.get("data_dir", "resources/data"),
@@ -181,7 +181,7 @@ class Planner:
                 and spec.get("kind") == "Hypergradients"
                 and self.comparison_of(spec) == comparison
             ):
-                for key in ("dataset_config", "network_weight_steps", "lookbacks", "seeds"):
+                for key in ("dataset_config", "update_interval", "lookbacks", "seeds"):
                     if key in spec:
                         settings[key] = spec[key]
         if isinstance(settings["seeds"], int):

@@ -21,7 +21,7 @@ Keys (one value, or ``{default: x, <Algorithm>: x}`` where marked per algorithm)
   runtime_per_seed  minutes one seed needs at the dataset's own T x H (per algorithm). A job asks
                     for runtime_overhead + runtime_per_seed x seeds x (T*H)/(T0*H0).
 
-T0 and H0 are the dataset's ``network_weight_steps`` and ``hyperparameter_steps`` training settings
+T0 and H0 are the dataset's ``update_interval`` and ``hyperparameter_steps`` training settings
 (the same YAML), derived here rather than written twice; the merged entries carry them under those
 names for the runtime scaling. Every value becomes a job count, a resource request or a runtime, so
 a wrong one does damage quietly (``chunk_size: -5`` planned no training job at all): each is checked
@@ -41,6 +41,7 @@ from onepass.datasets.errors import RegistryError
 from onepass.datasets.registry import DATASET_IDS, dataset_section, registry_path
 from onepass.training.algorithms import ALGORITHMS
 from onepass.training.config import build_config
+from onepass.training.settings import RENAMED
 from onepass.yaml_files import DuplicateKeyError, load_unique_yaml
 
 from .errors import fail
@@ -79,7 +80,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Training settings copied into each entry: T0 and H0 of the runtime scaling.
-TRAINING_KEYS = ("network_weight_steps", "hyperparameter_steps")
+TRAINING_KEYS = ("update_interval", "hyperparameter_steps")
 
 
 def load_catalog(path: Path | None = None, shown: str | None = None) -> dict[str, dict[str, Any]]:
@@ -148,7 +149,8 @@ def check_entry(entry: dict[str, Any], where: str) -> None:
     """The keys an entry sets: each one of SCHEMA, with a valid value (the rest come from DEFAULTS)."""
     for key in entry:
         if key not in SCHEMA:
-            also = " (derived from the dataset's training settings)" if key in TRAINING_KEYS else ""
+            derived = key in TRAINING_KEYS or RENAMED.get(key) in TRAINING_KEYS
+            also = " (derived from the dataset's training settings)" if derived else ""
             fail("catalog", f"{where}.{key}: unknown key{also}; allowed: {', '.join(SCHEMA)}")
     for key, (check, wording, per_algorithm) in SCHEMA.items():
         if key not in entry:

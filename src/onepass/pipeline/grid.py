@@ -8,7 +8,7 @@ from .expressions import evaluate_expression
 
 # Short names used when a grid cell becomes a sub-experiment name (Sensitivity_T3_i5).
 GRID_SHORT_NAMES = {
-    "network_weight_steps": "T",
+    "update_interval": "T",
     "lookback": "i",
     "hyperparameter_steps": "H",
     "validation_proportion": "vp",
@@ -32,8 +32,8 @@ def grid_cells(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def grid_expression(expression: str, cell: dict[str, Any], path: str) -> Any:
-    """Evaluate a `grid_where` filter ("lookback <= network_weight_steps") or a `grid_derived`
-    value ("4000 // network_weight_steps") on one grid cell.
+    """Evaluate a `grid_where` filter ("lookback <= update_interval") or a `grid_derived`
+    value ("4000 // update_interval") on one grid cell.
 
     Parsed and interpreted by onepass.pipeline.expressions (never `eval`: a config must not be able
     to run code); only the cell's values are visible, dotted keys with underscores instead of dots

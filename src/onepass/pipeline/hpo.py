@@ -107,10 +107,10 @@ def _bayesopt_entry(name: str, entry: dict[str, Any], cfg: dict[str, Any], catal
         return None
     dataset = catalog[entry["dataset"]]
     overrides = flatten_overrides(entry.get("overrides"))
-    steps = overrides.get("network_weight_steps", dataset["network_weight_steps"]) * overrides.get(
+    steps = overrides.get("update_interval", dataset["update_interval"]) * overrides.get(
         "hyperparameter_steps", dataset["hyperparameter_steps"]
     )
-    scale = steps / (dataset["network_weight_steps"] * dataset["hyperparameter_steps"])
+    scale = steps / (dataset["update_interval"] * dataset["hyperparameter_steps"])
     per_trial = per_algorithm(dataset["runtime_per_seed"], "Random_Validation", f"catalog.{entry['dataset']}")
     words = [
         f"--dataset-config {entry['dataset']}",

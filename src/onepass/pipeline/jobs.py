@@ -38,7 +38,7 @@ def flatten_overrides(overrides: dict[str, Any] | None, prefix: str = "") -> dic
     """Turn nested override mappings into the CLI's dotted `--set` keys.
 
     `{init: {momentum: 0.6}}` and `{"init.momentum": 0.6}` mean the same thing; an empty mapping
-    is kept as a value (it can mean "no clipping").
+    is kept as a value, so the run-config check reports it at its own key.
     """
     flat: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
@@ -98,8 +98,8 @@ def comparison_resources(settings: dict[str, Any], catalog: dict[str, dict[str, 
         return {"threads": 1, "mem_mb": 2000, "runtime": 60}
     where = f"catalog.{settings['dataset_config']}"
     lookbacks = [int(i) for i in settings["lookbacks"]]
-    steps = sum(int(t) for t in settings["network_weight_steps"] for i in lookbacks if i <= int(t))
-    full_run = float(entry["network_weight_steps"]) * float(entry["hyperparameter_steps"])
+    steps = sum(int(t) for t in settings["update_interval"] for i in lookbacks if i <= int(t))
+    full_run = float(entry["update_interval"]) * float(entry["hyperparameter_steps"])
     per_seed = float(per_algorithm(entry["runtime_per_seed"], "DiffThroughOpt", f"{where}.runtime_per_seed"))
     minutes = entry["runtime_overhead"] + per_seed * len(settings["seeds"]) * steps / full_run
     return {

@@ -34,10 +34,10 @@ def _algorithm_job(
     """Chunks, `--set` arguments and resources of one algorithm of one sub-experiment."""
     n_seeds = per_algorithm(experiment["seeds"], algorithm, f"{base}.seeds")
     chunk_size = per_algorithm(experiment.get("chunk_size", entry["chunk_size"]), algorithm, f"{base}.chunk_size")
-    steps = overrides.get("network_weight_steps", entry["network_weight_steps"]) * overrides.get(
+    steps = overrides.get("update_interval", entry["update_interval"]) * overrides.get(
         "hyperparameter_steps", entry["hyperparameter_steps"]
     )
-    scale = steps / (entry["network_weight_steps"] * entry["hyperparameter_steps"])
+    scale = steps / (entry["update_interval"] * entry["hyperparameter_steps"])
     per_seed = per_algorithm(entry["runtime_per_seed"], algorithm, f"catalog.{dataset}")
     return {
         "chunks": seed_chunks(n_seeds, chunk_size),

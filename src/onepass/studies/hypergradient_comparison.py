@@ -42,7 +42,7 @@ def first_window_hypergradient(run: TrainingRun) -> dict[str, float]:
 
 def comparison_table(
     dataset_config: str,
-    network_weight_steps: Sequence[int],
+    update_interval: Sequence[int],
     lookbacks: Sequence[int],
     seeds: Sequence[int],
     data_dir: str | Path = "resources/data",
@@ -51,16 +51,16 @@ def comparison_table(
     """Columns ``T, i, seed, hyperparameter, neumann, exact`` for every cell with i <= T."""
     torch_device = torch.device(device)
     ours, exact = get_algorithm("Ours_LR_Momentum"), get_algorithm("DiffThroughOpt")
-    base = build_config(dataset_config, {"clipping": {"lr": None}, "hyperparameter_steps": 1})
+    base = build_config(dataset_config, {"lr_clip": None, "hyperparameter_steps": 1})
     data = prepare_data(base, data_dir, True, torch_device)
     rows = []
-    for T in network_weight_steps:
+    for T in update_interval:
         for i in lookbacks:
             if i > T:
                 continue
             config = build_config(
                 dataset_config,
-                {"clipping": {"lr": None}, "hyperparameter_steps": 1, "network_weight_steps": T, "lookback": i},
+                {"lr_clip": None, "hyperparameter_steps": 1, "update_interval": T, "lookback": i},
             )
             for seed in seeds:
                 neumann = first_window_hypergradient(TrainingRun(config, ours, seed, data, torch_device))

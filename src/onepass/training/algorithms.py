@@ -10,7 +10,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ConfigError, validate
+from .config import ConfigError
+from .run_config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "LongDiffThroughOpt_UCI_Standalone",
             **_LONG_DTO,
             pinned={
-                "network_weight_steps": 200,
+                "update_interval": 200,
                 "hyperparameter_steps": 30,
                 "reset_weights_after_hyperparameter_step": True,
             },
@@ -95,7 +96,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "LongDiffThroughOpt_UCI_Full",
             **_LONG_DTO,
             pinned={
-                "network_weight_steps": 4000,
+                "update_interval": 4000,
                 "hyperparameter_steps": 30,
                 "reset_weights_after_hyperparameter_step": True,
             },
@@ -105,7 +106,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "LongDiffThroughOpt_FashionMNIST_Standalone",
             **_LONG_DTO,
             pinned={
-                "network_weight_steps": 1000,
+                "update_interval": 1000,
                 "hyperparameter_steps": 50,
                 "reset_weights_after_hyperparameter_step": True,
             },
@@ -115,7 +116,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "LongDiffThroughOpt_FashionMNIST_Medium",
             **_LONG_DTO,
             pinned={
-                "network_weight_steps": 200,
+                "update_interval": 200,
                 "hyperparameter_steps": 50,
                 "reset_weights_after_hyperparameter_step": False,
             },
@@ -134,30 +135,33 @@ def get_algorithm(name: str) -> Algorithm:
 
 
 def resolve_config(config: dict[str, Any], algorithm: Algorithm) -> dict[str, Any]:
-    """Apply the settings that define ``algorithm`` on top of a user configuration.
+    """Apply the settings that define ``algorithm`` on top of a validated user configuration
+    (:func:`onepass.training.config.build_config`'s output), and check what the algorithm needs.
 
-    Baydin's one-step windows keep the total number of weight steps (T*H) unchanged.
+    Baydin's one-step windows keep the total number of weight steps (T*H) unchanged. The result
+    is not validated again: the user's values were, each ``pinned`` value is checked by
+    ``tests/test_settings.py``, and the derived ones (T*H, lookback = T, no validation share) are
+    valid whenever those are.
     """
     out = copy.deepcopy(config)
     out.update(copy.deepcopy(algorithm.pinned))
     if algorithm.method == "baydin":
-        out["hyperparameter_steps"] = out["network_weight_steps"] * out["hyperparameter_steps"]
-        out["network_weight_steps"] = 1
+        out["hyperparameter_steps"] = out["update_interval"] * out["hyperparameter_steps"]
+        out["update_interval"] = 1
     if algorithm.track_whole_window:
-        out["lookback"] = out["network_weight_steps"]
+        out["lookback"] = out["update_interval"]
     if not algorithm.keep_validation:
         out["validation_proportion"] = 0.0
-    validate(out)
     if algorithm.method in ("neumann", "exact") and out["validation_proportion"] == 0:
         raise ConfigError(
             f"config key 'validation_proportion': is 0, but {algorithm.name} tunes its hyperparameters on a "
             "validation set; set validation_proportion > 0 (e.g. --set validation_proportion=0.2)"
         )
-    if algorithm.method == "exact" and out["lookback"] > out["network_weight_steps"]:
+    if algorithm.method == "exact" and out["lookback"] > out["update_interval"]:
         raise ConfigError(
             f"config key 'lookback': is {out['lookback']}, but {algorithm.name} can unroll at most the "
-            f"network_weight_steps={out['network_weight_steps']} steps of a window; set lookback <= "
-            "network_weight_steps"
+            f"update_interval={out['update_interval']} steps of a window; set lookback <= "
+            "update_interval"
         )
     return out
 
@@ -170,3 +174,15 @@ def overridden_pinned_settings(algorithm: Algorithm, overrides: list[tuple[str, 
         for key, value in overrides
         if key in algorithm.pinned and algorithm.pinned[key] != value
     ]
+
+
+def is_resolved(config: RunConfig, algorithm: Algorithm) -> bool:
+    """Whether ``config`` already holds what :func:`resolve_config` applies for ``algorithm`` (so a
+    typed configuration handed to a run cannot silently skip the algorithm's own settings)."""
+    settings = config.__dict__
+    return (
+        all(settings[key] == value for key, value in algorithm.pinned.items())
+        and (algorithm.method != "baydin" or config.update_interval == 1)
+        and (not algorithm.track_whole_window or config.lookback == config.update_interval)
+        and (algorithm.keep_validation or config.validation_proportion == 0)
+    )

@@ -141,7 +141,7 @@ def train_chunk(
     algorithm = get_algorithm(algorithm_name)
     config = build_config(dataset_config, overrides)
     resolved = resolve_config(config, algorithm)
-    run_config = RunConfig.from_mapping(resolved)
+    run_config = RunConfig.from_valid(resolved)  # build_config validated it: once per job, not per seed
     replaced = overridden_pinned_settings(algorithm, override_items(overrides))
     if replaced:
         print(f"warning: {algorithm_name} ignores {', '.join(replaced)}: it defines these", file=sys.stderr)
@@ -161,7 +161,7 @@ def train_chunk(
     )
     for output in (parquet_path, json_path):
         remove_stale_temps(output)
-    make_run = partial(TrainingRun, config, algorithm, data=data, device=torch_device, init_weights=init_weights)
+    make_run = partial(TrainingRun, run_config, algorithm, data=data, device=torch_device, init_weights=init_weights)
     label = f"{algorithm_name} seeds {seeds[0]}..{seeds[-1]}"
     results = _train_seeds(make_run, seeds, checkpointer, run_config.total_steps, tensorboard_dir, label, progress)
     frames = [r.frame for r in results if len(r.frame)]

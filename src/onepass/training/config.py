@@ -26,64 +26,20 @@ import yaml
 
 from ..datasets.registry import DATA_SECTIONS, DATASET_IDS
 from ..yaml_files import DuplicateKeyError, load_unique_yaml
-from .validation import MODEL_KEYS, SECTIONS, ConfigError, validate
+from .settings import SECTIONS, SETTINGS, document_defaults, override_keys, renamed_error, section_keys
+from .validation import MODEL_KEYS, ConfigError, validate
 
 __all__ = ["DEFAULTS", "FIXED_KEYS", "ConfigError", "build_config", "load_dataset_config", "override_items", "validate"]
 
 
-DEFAULTS: dict[str, Any] = {
-    "dataset": None,
-    "task": None,
-    "model": {},
-    "test_size": None,
-    # Shape of one row of data.pt (UCI: [columns]); null: not checked. The token stream of a
-    # language model is one-dimensional and needs none.
-    "input_shape": None,
-    "validation_proportion": 0.0,
-    "batch_size": None,
-    "streams": 40,
-    "network_weight_steps": 10,
-    "hyperparameter_steps": 400,
-    "lookback": 5,
-    "normalise_inputs": True,
-    "normalise_outputs": False,
-    "grad_clip_norm": None,
-    "divergence_threshold": None,
-    "log_every": 1,
-    "hyperparameter_optimiser": {"lr": 0.05},
-    "baydin_lr": 0.001,
-    "clipping": {"lr": [-10.0, 0.0]},
-    # Explicit initial hyperparameters (natural units). ``None`` means: draw from the seed.
-    "lr": None,
-    "weight_decay": None,
-    "momentum": None,
-    "lr_multiplier": None,
-    # Ranges of the seeded draws (the paper's: log-uniform lr and weight decay, uniform momentum,
-    # and Random_SteppedLR's lr multiplier). ``init.momentum`` may be a single number to
-    # fix momentum for every seed (the ProofOfConcept experiment does this).
-    "init": {
-        "lr_log10": [-6.0, -1.0],
-        "weight_decay_log10": [-7.0, -2.0],
-        "momentum": [0.0, 1.0],
-        "lr_multiplier": [0.95, 1.01],
-    },
-    # Long Diff-through-Opt restarts training from the initial weights after each hyperparameter step.
-    "reset_weights_after_hyperparameter_step": False,
-    # How the analysis presents the dataset (label, metric, table scale, BayesOpt penalty): facts of
-    # the dataset, kept in its YAML beside its training settings; training does not read them.
-    "report": {},
-    # Fidelity switch (docs/FIDELITY.md): evaluate logged validation losses with the model in train
-    # mode, as the authors did (BatchNorm statistics then see validation batches).
-    "validation_in_train_mode": True,
-    # Fidelity switch (docs/FIDELITY.md): a non-optimised lr outside ``clipping.lr`` ends the run
-    # after its first hyperparameter window, as the authors' range check did.
-    "fail_on_unclipped_fixed_lr": True,
-}
+#: The defaults of every setting, as a configuration document (derived from the one table,
+#: :data:`onepass.training.settings.SETTINGS`, where each setting's doc and allowed values live).
+DEFAULTS: dict[str, Any] = document_defaults()
 
 
 #: Keys the dataset config fixes: overriding them would train one dataset's tensors with another's
 #: split and label the result with the wrong name (and, in the pipeline, declare the wrong inputs).
-FIXED_KEYS = ("dataset", "task", "model", "model.type")
+FIXED_KEYS = tuple(entry.name for entry in SETTINGS if entry.fixed)
 
 
 def package_dataset_ids() -> list[str]:
@@ -162,6 +118,7 @@ def _yaml11_number(value: Any) -> Any:
 
 def set_dotted(config: dict[str, Any], key: str, value: Any) -> None:
     """Assign ``a.b.c = value`` in a nested dict, refusing keys the configuration does not have."""
+    _refuse_renamed(key)
     parts = key.split(".")
     node = config
     for depth, part in enumerate(parts[:-1]):
@@ -172,12 +129,20 @@ def set_dotted(config: dict[str, Any], key: str, value: Any) -> None:
         node = child
     last = parts[-1]
     if node is config and last not in config:
-        raise ConfigError(f"unknown config key '{key}'; allowed: {_known(config)}")
+        allowed = sorted({name.split(".")[0] for name in override_keys()})
+        raise ConfigError(f"unknown config key '{key}'; allowed: {', '.join(allowed)}")
     if node is not config and parts[0] == "model" and last not in MODEL_KEYS:
         raise ConfigError(f"unknown config key '{key}'; allowed model keys: {', '.join(sorted(MODEL_KEYS))}")
     if node is not config and parts[0] != "model" and last not in node:
         raise ConfigError(f"unknown config key '{key}'; allowed: {', '.join(sorted(node))}")
     node[last] = value
+
+
+def _refuse_renamed(key: str) -> None:
+    """An old setting name is an error naming the new one: a silent alias would keep both alive."""
+    message = renamed_error(key)
+    if message is not None:
+        raise ConfigError(message)
 
 
 def _known(config: dict[str, Any]) -> str:
@@ -206,6 +171,7 @@ def build_config(
     # the dataset's raw files and job resources are no run settings (onepass.datasets.registry)
     dataset = {key: value for key, value in dataset.items() if key not in DATA_SECTIONS}
     for key in dataset:
+        _refuse_renamed(key)
         if key not in DEFAULTS:
             raise ConfigError(f"dataset config: unknown key '{key}'; allowed: {_known(DEFAULTS)}")
     config = merge(DEFAULTS, dataset)
@@ -230,10 +196,10 @@ def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[s
 
 
 def _flatten(mapping: dict[str, Any], prefix: str = ""):
-    """Yield dotted keys; sections that are whole values (clipping.lr lists) stay whole."""
+    """Yield dotted keys, descending into sections (``{init: {momentum: 0.6}}`` -> ``init.momentum``)."""
     for key, value in mapping.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and key in SECTIONS:
+        if isinstance(value, dict) and key in SECTIONS and section_keys(key):
             yield from _flatten(value, dotted + ".")
         else:
             yield dotted, value

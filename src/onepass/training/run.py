@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..records.scalars import ScalarLog, TensorBoardSink
-from .algorithms import Algorithm, resolve_config
+from .algorithms import Algorithm, is_resolved, resolve_config
 from .data import PreparedData, Split
 from .initial import draw_initial
 from .parts import build_engine, build_streams, hyperparameter_summary, initial_model, is_mode_sensitive
@@ -33,12 +33,26 @@ __all__ = ["RunResult", "TrainingRun"]
 TB_FLUSH_SECONDS = 10.0
 
 
+def _run_config(config: RunConfig | Mapping[str, Any], algorithm: Algorithm) -> RunConfig:
+    """The run's typed settings. A chunk passes the :class:`RunConfig` it validated once for all
+    its seeds (it must already be resolved for ``algorithm``); a document (one run started by hand,
+    a baseline's trial) is resolved, validated and typed here."""
+    if isinstance(config, RunConfig):
+        if not is_resolved(config, algorithm):
+            raise ValueError(
+                f"TrainingRun: the RunConfig is not resolved for {algorithm.name}; pass "
+                "RunConfig.from_valid(resolve_config(config, algorithm)) or the configuration document"
+            )
+        return config
+    return RunConfig.from_mapping(resolve_config(config, algorithm))
+
+
 class TrainingRun:
     """Holds the whole state of one run, so it can be advanced window by window (and checkpointed)."""
 
     def __init__(
         self,
-        config: Mapping[str, Any],
+        config: RunConfig | Mapping[str, Any],
         algorithm: Algorithm,
         seed: int,
         data: PreparedData,
@@ -46,13 +60,13 @@ class TrainingRun:
         init_weights: str | Path | None = None,
         tensorboard_dir: str | Path | None = None,
     ) -> None:
-        self.config = RunConfig.from_mapping(resolve_config(config, algorithm))
+        self.config = _run_config(config, algorithm)
         self.algorithm = algorithm
         self.seed = seed
         self.data = data
         self.device = device
         cfg = self.config
-        self.T, self.H = cfg.network_weight_steps, cfg.hyperparameter_steps
+        self.T, self.H = cfg.update_interval, cfg.hyperparameter_steps
         self.log_every = cfg.log_every
         self.language_model = cfg.task == "language_model"
         self.task = Task(cfg.task, data.target_std, bptt=data.batch_size if self.language_model else None)
@@ -218,7 +232,7 @@ class TrainingRun:
             and self.config.fail_on_unclipped_fixed_lr
             and not clip[0] <= math.log10(self.initial.lr) <= clip[1]
         ):
-            self._diverge(self.T, f"fixed lr {self.initial.lr:.3g} outside clipping.lr {clip} (fidelity check)")
+            self._diverge(self.T, f"fixed lr {self.initial.lr:.3g} outside lr_clip {clip} (fidelity check)")
         self.window += 1
         self._flush_tensorboard()
 

@@ -4,6 +4,10 @@ Configurations are *written* as nested YAML/`--set` documents (:mod:`onepass.tra
 assembles and validates them, so errors name the key a user typed). Where a run starts, the
 document becomes a :class:`RunConfig`: frozen dataclasses whose fields say what exists and of which
 type, so the engine never looks up a string key, and a misspelt attribute fails at once.
+
+The fields are written out (not generated from :data:`onepass.training.settings.SETTINGS`) so type
+checkers and readers see them; ``tests/test_settings.py`` checks that their names, annotations and
+defaults are exactly the table's.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .settings import SECTIONS, SETTINGS
 from .validation import validate
 
 
@@ -41,7 +46,8 @@ class InitRanges:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Every setting of one run; the field docs are in ``python -m onepass train --help``."""
+    """Every setting of one run; each field's doc, default and allowed values are in the table
+    :data:`onepass.training.settings.SETTINGS` (and ``python -m onepass train --help``)."""
 
     dataset: str
     task: str
@@ -51,7 +57,7 @@ class RunConfig:
     validation_proportion: float
     batch_size: int | None
     streams: int
-    network_weight_steps: int
+    update_interval: int
     hyperparameter_steps: int
     lookback: int
     normalise_inputs: bool | str
@@ -59,7 +65,7 @@ class RunConfig:
     grad_clip_norm: float | None
     divergence_threshold: float | None
     log_every: int
-    hyperparameter_lr: float
+    hyper_lr: float
     baydin_lr: float
     lr_clip: tuple[float, float] | None
     lr: float | None
@@ -74,47 +80,32 @@ class RunConfig:
     @property
     def total_steps(self) -> int:
         """Weight steps of the run (T x H)."""
-        return self.network_weight_steps * self.hyperparameter_steps
+        return self.update_interval * self.hyperparameter_steps
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> RunConfig:
         """Validate an assembled configuration document and type it (:class:`ConfigError` if bad)."""
         validate(config)
-        model = dict(config["model"])
-        if "hidden_sizes" in model:
-            model["hidden_sizes"] = tuple(model["hidden_sizes"])
-        init = config["init"]
-        momentum = init["momentum"]
-        clip = config["clipping"]["lr"]
-        shape = config["input_shape"]
-        plain = {k: v for k, v in config.items() if k in _PLAIN_FIELDS}
-        return cls(
-            **plain,
-            model=ModelConfig(**model),
-            input_shape=None if shape is None else tuple(shape),
-            hyperparameter_lr=config["hyperparameter_optimiser"]["lr"],
-            lr_clip=None if clip is None else (float(clip[0]), float(clip[1])),
-            init=InitRanges(
-                lr_log10=tuple(init["lr_log10"]),
-                weight_decay_log10=tuple(init["weight_decay_log10"]),
-                momentum=tuple(momentum) if isinstance(momentum, (list, tuple)) else momentum,
-                lr_multiplier=tuple(init["lr_multiplier"]),
-            ),
-        )
+        return cls.from_valid(config)
+
+    @classmethod
+    def from_valid(cls, config: Mapping[str, Any]) -> RunConfig:
+        """Type a document that has passed :func:`validate` (``build_config``'s output, resolved):
+        a job checks its settings once, where it starts, not again per seed."""
+        fields: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        for entry in SETTINGS:
+            if not entry.in_run or entry.type == "dict":
+                continue
+            if entry.section is None:
+                fields[entry.name] = entry.typed(config[entry.name])
+            elif entry.key in config[entry.section]:
+                sections[entry.section][entry.key] = entry.typed(config[entry.section][entry.key])
+        return cls(**fields, model=ModelConfig(**sections["model"]), init=InitRanges(**sections["init"]))
 
     def summary(self) -> dict[str, Any]:
-        """The settings as plain JSON-ready values (recorded in each chunk's summary)."""
+        """The settings as plain JSON-ready values."""
         return asdict(self)
-
-
-#: Fields copied as they are from the configuration document (the others are typed above).
-_PLAIN_FIELDS = frozenset(RunConfig.__dataclass_fields__) - {
-    "model",
-    "input_shape",
-    "hyperparameter_lr",
-    "lr_clip",
-    "init",
-}
 
 
 def as_run_config(config: RunConfig | Mapping[str, Any]) -> RunConfig:

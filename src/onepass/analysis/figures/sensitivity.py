@@ -18,7 +18,7 @@ from .context import FigureContext
 
 DEFAULT_CELL_PATTERNS = (
     r"(?:^|_)T(?P<T>\d+)_i(?P<i>\d+)$",
-    r"network_weight_steps[_=-]?(?P<T>\d+)_lookback[_=-]?(?P<i>\d+)$",
+    r"update_interval[_=-]?(?P<T>\d+)_lookback[_=-]?(?P<i>\d+)$",
 )
 
 

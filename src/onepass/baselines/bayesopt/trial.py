@@ -51,7 +51,7 @@ class Setup:
     @property
     def window(self) -> tuple[int, int]:
         """(T, H): weight steps per hyperparameter step, hyperparameter steps per trial."""
-        return self.base["network_weight_steps"], self.base["hyperparameter_steps"]
+        return self.base["update_interval"], self.base["hyperparameter_steps"]
 
     @property
     def metric(self) -> str:
@@ -71,8 +71,7 @@ def base_overrides(overrides: Mapping[str, Any] | Sequence[str] | None) -> dict[
     for key in ("lr", "weight_decay", "momentum"):
         if key in user:
             raise BayesOptError(f"overrides.{key}: set by the optimiser; use bounds instead")
-    has_clip = "clipping.lr" in user or isinstance(user.get("clipping"), Mapping)
-    return user if has_clip else {**user, "clipping.lr": None}
+    return user if "lr_clip" in user else {**user, "lr_clip": None}
 
 
 def prepare(

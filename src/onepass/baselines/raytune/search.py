@@ -68,7 +68,7 @@ def run_search(
     tune = require_ray()
     scheduler, algorithm = normalise_scheduler(scheduler), check_algorithm(algorithm)
     config, user = check_settings(dataset_config, algorithm, num_samples, max_steps, overrides, data_dir)
-    T = config["network_weight_steps"]
+    T = config["update_interval"]
     options = scheduler_options(scheduler, T, grace_period, reduction_factor, perturbation_interval, quantile_fraction)
     settings = {
         "dataset_config": str(dataset_config),
@@ -133,7 +133,7 @@ def scheduler_options(
         return {"grace_period": grace_period or T, "reduction_factor": reduction_factor, "brackets": 1}
     if perturbation_interval < T or perturbation_interval % T:
         raise RayTuneError(
-            f"perturbation_interval: must be a positive multiple of network_weight_steps ({T}), "
+            f"perturbation_interval: must be a positive multiple of update_interval ({T}), "
             f"got {perturbation_interval!r}"
         )
     return {

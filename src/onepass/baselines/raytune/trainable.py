@@ -66,7 +66,7 @@ def build_run(config: dict[str, Any], settings: dict[str, Any], natural: dict[st
     algorithm = get_algorithm(ALGORITHMS[settings["algorithm"]])
     overrides = {**settings["overrides"], **natural}
     cfg = build_config(settings["dataset_config"], overrides)
-    T = cfg["network_weight_steps"]
+    T = cfg["update_interval"]
     cfg["hyperparameter_steps"] = max(1, math.ceil(settings["max_steps"] / T))
     device = torch.device("cpu")
     data = prepare_data(resolve_config(cfg, algorithm), settings["data_dir"], algorithm.keep_validation, device)
