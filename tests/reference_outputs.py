@@ -1,9 +1,17 @@
 """Compare a run of `config/test.yaml` with the committed reference outputs (tests/reference/).
 
 The reference was produced once by the code before a restructuring, so this comparison shows that
-the restructured code computes the same things: every aggregated scalar and final value exactly,
-every figure sidecar and table statistic to 1e-9. Only what measures time is left out (wall-clock
-columns, peak memory, and the figures whose x axis is wall time).
+the restructured code computes the same things: the same files, columns, rows, text and NaNs, and
+every number to a relative 1e-5. Only what measures time is left out (wall-clock columns, peak
+memory, and the figures whose x axis is wall time).
+
+Why not bit for bit: the training runs in float32, and PyTorch picks its CPU kernels by instruction
+set (AVX2, AVX-512, ...), whose sums round differently. On a machine of another kind than the one
+that made the reference, the same code gives numbers a few float32 ulps apart: up to 6e-7 relative
+on an AVX-512 machine against this reference (2026-12-07). Any change of what is computed (one step,
+one hyperparameter, one seed, a different order of batches) moves them by orders of magnitude more.
+Bit-identical reruns on one machine are checked elsewhere (tests/test_checkpoint_resume.py,
+tests/test_training.py).
 """
 
 from __future__ import annotations
@@ -54,14 +62,17 @@ def compare(results: Path, reference: Path = REFERENCE) -> list[str]:
         problems.append(f"files differ: only reference {sorted(set(expected) - set(produced))}, "
                         f"only new {sorted(set(produced) - set(expected))}")  # fmt: skip
     for relative in sorted(set(expected) & set(produced)):
-        exact = relative.parts[0] == "scalars"
-        differences = frame_differences(_read(reference / relative), _read(results / relative), exact)
+        differences = frame_differences(_read(reference / relative), _read(results / relative), rtol=FLOAT32_RTOL)
         problems += [f"{relative}: {difference}" for difference in differences]
     return problems
 
 
-def frame_differences(want: pd.DataFrame, got: pd.DataFrame, exact: bool) -> list[str]:
-    """What differs between two tables: shape, or each column (numbers exactly or to 1e-9, text exactly)."""
+#: Relative tolerance of trained numbers across CPU kinds (see the module docstring).
+FLOAT32_RTOL = 1e-5
+
+
+def frame_differences(want: pd.DataFrame, got: pd.DataFrame, rtol: float = 1e-9) -> list[str]:
+    """What differs between two tables: shape, or each column (numbers to ``rtol``, text exactly)."""
     if list(want.columns) != list(got.columns) or len(want) != len(got):
         return [f"columns/rows {list(got.columns)} x {len(got)}, expected {list(want.columns)} x {len(want)}"]
     problems = []
@@ -69,10 +80,7 @@ def frame_differences(want: pd.DataFrame, got: pd.DataFrame, exact: bool) -> lis
         a, b = want[column], got[column]
         if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
             x, y = a.to_numpy(float), b.to_numpy(float)
-            if exact:
-                same = np.array_equal(x, y, equal_nan=True)
-            else:
-                same = np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True)
+            same = np.allclose(x, y, rtol=rtol, atol=1e-12, equal_nan=True)
         else:
             same = a.astype(str).tolist() == b.astype(str).tolist()
         if not same:

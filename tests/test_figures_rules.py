@@ -31,7 +31,7 @@ include: "rules/common.smk"
 
 
 # What the real Snakefile plans, for the fixture's aggregated experiments (no training here).
-CELLS = {f"Sensitivity_T{T}_i{i}": {"network_weight_steps": T, "lookback": i} for T in (1, 2) for i in (1, 2)}
+CELLS = {f"Sensitivity_T{T}_i{i}": {"update_interval": T, "lookback": i} for T in (1, 2) for i in (1, 2)}
 EXPERIMENT_NAMES = {"Sensitivity": [*CELLS, "Sensitivity_Random"]}
 PLAN = {name: {"cell": cell} for name, cell in CELLS.items()}
 PLANNED = ["uci_energy", "uci_kin8nm", "fashion_mnist", "ProofOfConcept", "BayesOpt_uci_energy"]

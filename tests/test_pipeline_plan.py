@@ -203,8 +203,8 @@ def test_load_catalog(tmp_path):
     assert CATALOG["uci_energy"]["gpu"] is False and CATALOG["uci_energy"]["runtime_overhead"] == 5  # DEFAULTS
     for dataset, entry in CATALOG.items():
         training = build_config(dataset)
-        assert (entry["network_weight_steps"], entry["hyperparameter_steps"]) == (
-            training["network_weight_steps"],
+        assert (entry["update_interval"], entry["hyperparameter_steps"]) == (
+            training["update_interval"],
             training["hyperparameter_steps"],
         )
     assert CATALOG["penn_treebank"]["hyperparameter_steps"] == 2391
@@ -287,7 +287,7 @@ def test_comparison_resources_scale_with_the_cells_and_seeds():
 
     settings = {
         "dataset_config": "uci_energy",
-        "network_weight_steps": list(range(1, 11)),
+        "update_interval": list(range(1, 11)),
         "lookbacks": list(range(1, 11)),
         "seeds": list(range(50)),
     }

@@ -85,7 +85,7 @@ def _final_file(config: dict, experiment: str, tmp_path: Path) -> str:
 
 
 def assert_same_statistics(rebuilt: pd.DataFrame, shipped: pd.DataFrame, what: str) -> None:
-    assert frame_differences(shipped, rebuilt, exact=False) == [], what
+    assert frame_differences(shipped, rebuilt) == [], what
 
 
 def test_some_reproductions_ship_and_every_manifest_names_its_run():
