@@ -108,8 +108,9 @@ def test_paper_numbers(repo_root):
     # + ProofOfConcept 5 + 1 + Sensitivity 100 + 55 + 1
     assert expected["train"] == 72 + 180 + 900 + 12 + 24 + 10 + 36 + 6 + 6 + 156
     # 11 main + BatchNorm + 6 long-horizon (3 UCI, F-MNIST Standalone and Medium, UCI Full)
-    # + 3 validation proportions + ProofOfConcept + 100 cells
-    assert expected["aggregate"] == 11 + 1 + 6 + 3 + 1 + 100
+    # + 3 validation proportions + ProofOfConcept + 100 cells + 4 BayesOpt (the one aggregation rule;
+    # the Ray experiments are disabled)
+    assert expected["aggregate"] == 11 + 1 + 6 + 3 + 1 + 100 + 4
 
 
 def test_grid_sub_experiments(repo_root, snakemake_cmd, tmp_path):
