@@ -13,7 +13,7 @@ from onepass.pipeline import hpo as hpo_plans
 from onepass.pipeline.aggregation import aggregation_plan
 from onepass.pipeline.catalog import load_catalog
 from onepass.pipeline.checks import check_config, load_schema, schema_error_message
-from onepass.pipeline.configfiles import check_config_files
+from onepass.pipeline.checks import check_config_files
 from onepass.pipeline.errors import ConfigError
 from onepass.pipeline.jobs import chunk_runtime, comparison_resources, default_python
 from onepass.pipeline.plan import build_plan

@@ -18,7 +18,7 @@ from conftest import run_snakemake
 from onepass.pipeline.catalog import load_catalog
 from onepass.pipeline.checks import check_config, load_schema
 from onepass.pipeline.errors import ConfigError
-from onepass.pipeline.grid import grid_expression
+from onepass.pipeline.plan import grid_expression
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = load_catalog()

@@ -24,7 +24,6 @@ from onepass.pipeline import hpo
 from onepass.pipeline.catalog import load_catalog
 from onepass.pipeline.checks import check_config
 from onepass.pipeline.errors import ConfigError
-from onepass.pipeline.grid import expand_names_only, grid_cells, grid_expression
 from onepass.pipeline.jobs import (
     chunk_runtime,
     flatten_overrides,
@@ -32,7 +31,7 @@ from onepass.pipeline.jobs import (
     seed_chunks,
     set_arguments,
 )
-from onepass.pipeline.plan import build_plan, chunk_outputs, is_training
+from onepass.pipeline.plan import build_plan, chunk_outputs, expand_names_only, grid_cells, grid_expression, is_training
 from onepass.training.algorithms import ALGORITHMS
 from onepass.training.config import build_config, parse_assignment
 

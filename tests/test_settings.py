@@ -19,7 +19,7 @@ import yaml
 
 from onepass.cli import build_parser
 from onepass.training import config as config_module
-from onepass.training import validation
+from onepass.training import run_config
 from onepass.training.algorithms import ALGORITHMS, get_algorithm, resolve_config
 from onepass.training.chunk import train_chunk
 from onepass.training.config import DEFAULTS, ConfigError, build_config, load_dataset_config
@@ -140,7 +140,7 @@ def test_unknown_section_key_in_a_dataset_yaml_is_named():
 @pytest.fixture
 def validations(monkeypatch):
     """Count calls of the real `validate`, wherever a module of the package imported it."""
-    original = validation.validate
+    original = run_config.validate
     calls = []
 
     def counting(config):

@@ -279,7 +279,7 @@ def test_cli_runs_and_bad_input_fails_cleanly(data_dir, tmp_path):
         str(tmp_path / "m.parquet"),
         cwd=tmp_path,
     )
-    assert result.returncode == 2 and "malformed YAML" in result.stderr
+    assert result.returncode == 2 and "not valid YAML" in result.stderr
     helptext = cli("train", "--help", cwd=tmp_path).stdout
     for option in (
         "--dataset-config",

@@ -15,8 +15,7 @@ import yaml
 from conftest import run_snakemake
 
 from onepass.pipeline.catalog import load_catalog
-from onepass.pipeline.checks import check_config, load_schema
-from onepass.pipeline.configfiles import check_config_files
+from onepass.pipeline.checks import check_config, check_config_files, load_schema
 from onepass.pipeline.errors import ConfigError
 from onepass.pipeline.plan import build_plan
 

@@ -2,7 +2,7 @@
 
 This is the one entry point the workflow scripts and the CLI call: it re-verifies the raw files'
 checksums (a file in ``resources/raw`` may have changed since it was fetched), calls the builder of
-the dataset's kind (:data:`onepass.datasets.kinds.KINDS`) and writes all outputs atomically (all or
+the dataset's kind (:data:`onepass.datasets.sources.KINDS`) and writes all outputs atomically (all or
 none).
 """
 
@@ -18,9 +18,8 @@ import torch
 from .errors import SourceConfigError
 from .fetch import fetch_file, verify_file
 from .io import save_tensors
-from .kinds import KINDS
 from .penn_treebank import vocabulary_text
-from .sources import DATA_ROOT, RAW_ROOT, DatasetSource
+from .sources import DATA_ROOT, KINDS, RAW_ROOT, DatasetSource
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from ..patterns import alternation
 from .errors import SourceConfigError
-from .kinds import KINDS
-from .sources import DATA_ROOT, RAW_ROOT, DatasetSource, source_document
+from .sources import DATA_ROOT, KINDS, RAW_ROOT, DatasetSource, source_document
 
 
 def _alternatives(values) -> str:

@@ -15,6 +15,7 @@ Standard library and PyYAML only: the rule files read the registry while Snakema
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -46,24 +47,37 @@ def registry_path(dataset: str) -> str:
     return f"onepass/configs/datasets/{dataset}.yaml"
 
 
-@cache
-def dataset_document(dataset: str) -> dict[str, Any]:
-    """The whole YAML mapping of one registered dataset (a key written twice is refused)."""
-    if dataset not in DATASET_IDS:
-        raise RegistryError(
-            f"no dataset {dataset!r} in the registry (known: {', '.join(DATASET_IDS)}); "
-            f"add {registry_path(dataset)} to describe it"
-        )
-    shown = registry_path(dataset)
+def read_dataset_yaml(text: str, shown: str) -> dict[str, Any]:
+    """Parse one dataset description (a registry file, or a user's own YAML for ``onepass train``).
+
+    The one reader of the format, so a key written twice, bad YAML or a non-mapping is refused with
+    the same words wherever a dataset file is read. ``shown`` is how messages name the file.
+    """
     try:
-        document = load_unique_yaml((_folder() / f"{dataset}.yaml").read_text(encoding="utf-8"), shown)
+        document = load_unique_yaml(text, shown)
     except yaml.YAMLError as error:
         raise RegistryError(f"{shown}: not valid YAML: {' '.join(str(error).split())}") from None
     except DuplicateKeyError as error:
         raise RegistryError(str(error)) from None
     if not isinstance(document, dict):
-        raise RegistryError(f"{shown}: expected a mapping of settings and sections")
+        raise RegistryError(f"{shown}: expected a mapping of settings and sections, got {type(document).__name__}")
     return document
+
+
+@cache
+def _registered(dataset: str) -> dict[str, Any]:
+    if dataset not in DATASET_IDS:
+        raise RegistryError(
+            f"no dataset {dataset!r} in the registry (known: {', '.join(DATASET_IDS)}); "
+            f"add {registry_path(dataset)} to describe it"
+        )
+    text = (_folder() / f"{dataset}.yaml").read_text(encoding="utf-8")
+    return read_dataset_yaml(text, registry_path(dataset))
+
+
+def dataset_document(dataset: str) -> dict[str, Any]:
+    """The whole YAML mapping of one registered dataset: parsed once per process, a copy per call."""
+    return copy.deepcopy(_registered(dataset))
 
 
 def dataset_section(dataset: str, section: str) -> Any:

@@ -1,20 +1,28 @@
-"""Where each dataset's raw files come from and what they must hash to.
+"""Where each dataset's raw files come from, what they must hash to, and the kinds of dataset.
 
 Each dataset's registry YAML (:mod:`.registry`) has a ``source:`` section: its ``kind`` (which
-preprocessing applies), its raw files and kind-specific ``options``. Each raw file has an upstream
-``url``, a ``sha256``, a ``mirror`` path (relative to a local mirror folder laid out like the
-upstream sources) and a ``raw`` file name (it is stored at ``resources/raw/<id>/<raw>``). A sources
-*override file* (``datasets: {<id>: <source entry>}``, the pipeline config key ``sources``) replaces
-the entries of the datasets it names, so tests and mirrors can point at other files. A missing
-sha256 is not an error when a source is *read*, only when a file is fetched or used: one
+preprocessing applies; :data:`KINDS`), its raw files and kind-specific ``options``. Each raw file has
+an upstream ``url``, a ``sha256``, a ``mirror`` path (relative to a local mirror folder laid out like
+the upstream sources) and a ``raw`` file name (it is stored at ``resources/raw/<id>/<raw>``). A
+sources *override file* (``datasets: {<id>: <source entry>}``, the pipeline config key ``sources``)
+replaces the entries of the datasets it names, so tests and mirrors can point at other files. A
+missing sha256 is not an error when a source is *read*, only when a file is fetched or used: one
 unverifiable source must not stop the rest of the workflow from being planned, but it must never be
 used unverified.
+
+:data:`KINDS` is the one table of kinds: what a kind's raw files are, what it writes, which options
+it takes, which function builds it and how much memory that needs. Adding a kind is one entry there
+plus the module of its builder (and a preprocess rule in ``rules/data.smk`` if its outputs differ
+from those of ``preprocess`` and ``preprocess_text``). Builders are named, not imported, so that
+reading the table (as the rule files do while Snakemake parses the workflow) loads no torch.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,7 +31,6 @@ import yaml
 
 from ..yaml_files import DuplicateKeyError, load_unique_yaml
 from .errors import SourceConfigError
-from .kinds import KINDS
 from .registry import DATASET_IDS, dataset_section, registry_path
 
 RAW_ROOT = "resources/raw"
@@ -237,3 +244,37 @@ def load_sources(path: str | os.PathLike | None = None) -> dict[str, DatasetSour
                 f"describe it in {registry_path(dataset)} first",
             )
     return {**sources, **overrides}
+
+
+# ------------------------------------------------------------------ the kinds of dataset
+@dataclass(frozen=True)
+class DatasetKind:
+    """One preprocessing kind; ``builder(*raw file paths in `files` order, **options)`` returns
+    ``(data, targets)`` or ``(data, targets, vocabulary)``."""
+
+    name: str
+    files: tuple[str, ...]  # raw file keys of a `source:` of this kind (onepass.datasets.sources)
+    outputs: tuple[str, ...]  # written under resources/data/<id>/
+    options: frozenset[str]  # the `options` keys it accepts in a `source:`
+    builder: str  # "<module>:<function>" in onepass.datasets
+    mem_mb: int  # memory of its preprocessing job
+
+    def build_function(self) -> Callable[..., tuple[Any, ...]]:
+        module, function = self.builder.split(":")
+        return getattr(importlib.import_module(f".{module}", __package__), function)
+
+
+KINDS: dict[str, DatasetKind] = {
+    k.name: k
+    for k in [
+        DatasetKind("uci", ("data", "permutation"), ("data.pt", "targets.pt"),
+                    frozenset({"columns", "drop_columns", "rows"}), "uci:build_uci", 1000),
+        DatasetKind("fashion_mnist", ("train_images", "train_labels", "test_images", "test_labels"),
+                    ("data.pt", "targets.pt"), frozenset({"train_rows", "test_rows"}),
+                    "fashion_mnist:build_fashion_mnist", 4000),
+        DatasetKind("cifar10", ("archive",), ("data.pt", "targets.pt"), frozenset({"train_rows", "test_rows"}),
+                    "cifar10:build_cifar10", 4000),
+        DatasetKind("penn_treebank", ("archive",), ("data.pt", "targets.pt", "vocab.txt"),
+                    frozenset({"tokens", "vocab_size", "members_md5"}), "penn_treebank:build_penn_treebank", 2000),
+    ]
+}  # fmt: skip

@@ -1,15 +1,21 @@
-"""Hypergradient mathematics, written on plain ``torch.autograd``.
+"""The SGD update and its derivatives (hypergradient mathematics), on plain ``torch.autograd``.
 
 Notation: weights are updated by SGD with weight decay and momentum,
 ``d = mu * b + g(w) + xi * w`` and ``w_new = w - eta * d``. Write ``u(w, lambda) = eta * d`` for the
 update, so ``w_new = w - u``. At a fixed point of training u = 0, and the implicit function theorem
 gives ``dL_V/dlambda = -(dL_V/dw) (du/dw)^-1 (du/dlambda)``. The paper approximates the inverse with
 the first ``i`` terms of its Neumann series, ``sum_{j<i} (I - du/dw)^j``.
+
+The update itself (:func:`sgd_update_`, :func:`grouped_sgd_update_`) is the fast path of every
+step: ``torch._foreach`` operations on the whole list of weights, with hyperparameters as plain
+floats (or one lr tensor per weight tensor), no graph. State goes in and out explicitly, as in
+``torch.optim._functional``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -115,3 +121,49 @@ def baydin_hypergradient(new_grads: Tensors, previous_grads: Tensors) -> torch.T
     The authors apply it directly to log10 lr (no chain-rule factor); we keep that (docs/FIDELITY.md).
     """
     return -sum((a * b).sum() for a, b in zip(new_grads, previous_grads))
+
+
+# ------------------------------------------------------------------ the update itself (no graph)
+@torch.no_grad()
+def sgd_update_(
+    params: list[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    buffers: list[torch.Tensor] | None,
+    natural: dict[str, Any],
+) -> list[torch.Tensor]:
+    """``b = mu * b + g + xi * w; w -= eta * b`` in place; returns the momentum buffers ``b``.
+
+    With ``buffers is None`` (the first step of a run) the buffers are ``g + xi * w``, as in
+    ``torch.optim.SGD``; they are then new tensors, otherwise ``buffers`` itself, updated in place.
+    """
+    wd, mom, lr = natural["weight_decay"], natural["momentum"], natural["lr"]
+    direction = torch._foreach_add(grads, params, alpha=wd) if wd != 0 else [g.clone() for g in grads]
+    if buffers is None:
+        buffers = direction
+    else:
+        torch._foreach_mul_(buffers, mom)
+        torch._foreach_add_(buffers, direction)
+    if isinstance(lr, list):
+        torch._foreach_addcmul_(params, lr, buffers, value=-1.0)
+    else:
+        torch._foreach_add_(params, buffers, alpha=-lr)
+    return buffers
+
+
+def grouped_sgd_update_(
+    params: list[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    buffers: list[torch.Tensor] | None,
+    groups: Sequence[slice],
+    natural: Sequence[dict[str, Any]],
+) -> list[torch.Tensor]:
+    """:func:`sgd_update_` on each param group's slice with that group's values, as ``torch.optim.SGD``.
+
+    One group is one call on the whole lists (the arithmetic of a single-group optimiser, bit for bit).
+    """
+    if len(groups) == 1:
+        return sgd_update_(params, grads, buffers, natural[0])
+    out: list[torch.Tensor] = []
+    for s, values in zip(groups, natural):
+        out.extend(sgd_update_(params[s], grads[s], None if buffers is None else buffers[s], values))
+    return out

@@ -35,13 +35,13 @@ from .closures import LossClosure, checked_loss, weight_grad
 from .hypergradients import (
     baydin_hypergradient,
     flatten,
+    grouped_sgd_update_,
     neumann_series,
     scale_by_lr,
     sgd_direction,
     sgd_update_vjp,
 )
 from .transforms import natural_per_raw
-from .updates import grouped_sgd_update_
 
 __all__ = ["METHODS", "HypergradientMethod", "KernelOutput", "StepResult", "StepState", "plain_step"]
 

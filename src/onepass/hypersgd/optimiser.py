@@ -36,12 +36,11 @@ from .backends import twice_differentiable
 from .checks import check_arguments, check_model, check_tune, default_tune
 from .closures import LossClosure, check_through_model, checked_loss
 from .groups import GroupSpec, HyperGroup, check_coverage, ordered, parse_group
-from .hypergradients import clip_grad_norm
+from .hypergradients import clip_grad_norm, grouped_sgd_update_
 from .methods import METHODS, KernelOutput, StepResult, StepState
 from .slots import _ParameterSlots
 from .state import FORMAT, cast_like, validate
 from .transforms import HYPERPARAMETER_NAMES
-from .updates import grouped_sgd_update_
 
 __all__ = ["METHODS", "HyperSGD", "LossClosure", "StepResult"]
 

@@ -2,11 +2,16 @@
 
 They run before the JSON schema (workflow/schemas/config.schema.yaml) so that the common mistakes
 get a precise message; they only assume the shapes they check and leave the rest to the schema.
+
+The config *files* are checked too (:func:`check_config_files`): YAML loaders, Snakemake's included,
+keep the last of two equal keys, so a second experiment with the name of an earlier one would
+silently replace it. The files are re-read only to find such keys, with both line numbers.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +19,11 @@ import yaml
 
 from onepass.training.algorithms import ALGORITHMS
 from onepass.training.seeds import MAX_SEEDS
+from onepass.yaml_files import DuplicateKeyLoader
 
 from .errors import fail
 from .expressions import parse_expression
-from .grid import expand_names_only, grid_cells
-from .plan import TRAIN_KIND
+from .plan import TRAIN_KIND, expand_names_only, grid_cells
 
 
 def load_schema(path: Path) -> dict[str, Any]:
@@ -222,3 +227,19 @@ def schema_error_message(error: Exception) -> str:
     for part in cause.absolute_path:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return f"config: {path or '<top level>'}: {cause.message}"
+
+
+# ------------------------------------------------------------------ the config files themselves
+def check_config_files(paths: Iterable[str | Path]) -> None:
+    """Fail on the first key written twice in one mapping of any of these config files.
+
+    Files that do not exist or are not YAML are left to Snakemake, which reports them itself.
+    """
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            duplicates = DuplicateKeyLoader(text).duplicate_keys()
+        except (OSError, yaml.YAMLError):
+            continue
+        for key, first, again in duplicates:
+            fail(key, f"written twice in {path} (lines {first} and {again}); YAML would keep only the last")

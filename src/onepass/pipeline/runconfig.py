@@ -9,7 +9,6 @@ that set the offending key.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -25,12 +24,6 @@ _KEY = re.compile(r"config key '([^']+)'")
 
 # (dataset, algorithm, --set words) already validated: the paper repeats them across chunks/cells.
 _VALID: set[tuple[str, str, tuple[str, ...]]] = set()
-
-
-@functools.cache
-def _dataset_config(dataset: str) -> dict[str, Any]:
-    """The package's dataset YAML, read once per dataset (build_config copies, never mutates it)."""
-    return load_dataset_config(dataset)
 
 
 def _key_path(key: str | None, origins: dict[str, str]) -> str | None:
@@ -58,7 +51,7 @@ def check_run_config(
     if cache_key in _VALID:
         return
     try:
-        dataset_config = _dataset_config(dataset)
+        dataset_config = load_dataset_config(dataset)  # parsed once per process by the registry
     except RunConfigError as error:
         fail(f"{where}.dataset", str(error))
     stage = "build"

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..datasets.registry import DATA_SECTIONS, DATASET_IDS
-from ..yaml_files import DuplicateKeyError, load_unique_yaml
+from ..datasets.errors import RegistryError
+from ..datasets.registry import DATA_SECTIONS, DATASET_IDS, dataset_document, read_dataset_yaml
+from .run_config import MODEL_KEYS, ConfigError, validate
 from .settings import SECTIONS, SETTINGS, document_defaults, override_keys, renamed_error, section_keys
-from .validation import MODEL_KEYS, ConfigError, validate
 
 __all__ = ["DEFAULTS", "FIXED_KEYS", "ConfigError", "build_config", "load_dataset_config", "override_items", "validate"]
 
@@ -48,39 +47,30 @@ def package_dataset_ids() -> list[str]:
 
 
 def load_dataset_config(name_or_path: str | Path) -> dict[str, Any]:
-    """Load a dataset configuration by package id (``uci_energy``) or YAML path."""
+    """Load a dataset configuration by package id (``uci_energy``) or YAML path.
+
+    Both are read by the registry's one reader (:func:`onepass.datasets.registry.read_dataset_yaml`);
+    its errors come back as :class:`ConfigError` naming ``--dataset-config``'s file.
+    """
     text_name = str(name_or_path)
     path = Path(text_name)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"--dataset-config: file '{path}' does not exist")
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(f"--dataset-config: '{path}' is not UTF-8 text (a YAML file was expected)") from None
-    else:
-        ids = package_dataset_ids()
-        if text_name not in ids:
-            raise ConfigError(
-                f"--dataset-config: unknown dataset '{text_name}'; allowed: {', '.join(ids)} (or a path to a YAML file)"
-            )
-        source = f"onepass/configs/datasets/{text_name}.yaml"
-        text = (resources.files("onepass") / "configs" / "datasets" / f"{text_name}.yaml").read_text()
     try:
-        loaded = load_unique_yaml(text, source)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: malformed YAML: {_one_line(error)}") from None
-    except DuplicateKeyError as error:
+        if path.suffix in (".yaml", ".yml") or path.exists():
+            if not path.is_file():
+                raise ConfigError(f"--dataset-config: file '{path}' does not exist")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise ConfigError(f"--dataset-config: '{path}' is not UTF-8 text (a YAML file was expected)") from None
+            return read_dataset_yaml(text, str(path))
+        if text_name not in DATASET_IDS:
+            raise ConfigError(
+                f"--dataset-config: unknown dataset '{text_name}'; allowed: {', '.join(DATASET_IDS)} "
+                "(or a path to a YAML file)"
+            )
+        return dataset_document(text_name)
+    except RegistryError as error:
         raise ConfigError(str(error)) from None
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{source}: expected a mapping of settings, got {type(loaded).__name__}")
-    return loaded
-
-
-def _one_line(error: Exception) -> str:
-    """An error's text on one line (PyYAML's messages span several, with the offending text)."""
-    return " ".join(str(error).split())
 
 
 def add_set_argument(parser: argparse.ArgumentParser, help_text: str) -> None:

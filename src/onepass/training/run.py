@@ -21,12 +21,11 @@ import torch
 from ..records.scalars import ScalarLog, TensorBoardSink
 from .algorithms import Algorithm, is_resolved, resolve_config
 from .data import PreparedData, Split
-from .initial import draw_initial
-from .parts import build_engine, build_streams, hyperparameter_summary, initial_model, is_mode_sensitive
+from .models import Task, detach_hidden
+from .parts import build_engine, build_streams, draw_initial, hyperparameter_summary, initial_model, is_mode_sensitive
 from .result import RunResult, finite_or_none
 from .run_config import RunConfig
 from .run_state import restore_run, run_state
-from .tasks import Task, detach_hidden
 
 __all__ = ["RunResult", "TrainingRun"]
 

@@ -1,13 +1,16 @@
-"""The typed configuration of one run: what the training engine reads, checked once.
+"""The typed configuration of one run, and the checks that make an assembled document one.
 
 Configurations are *written* as nested YAML/`--set` documents (:mod:`onepass.training.config`
-assembles and validates them, so errors name the key a user typed). Where a run starts, the
-document becomes a :class:`RunConfig`: frozen dataclasses whose fields say what exists and of which
-type, so the engine never looks up a string key, and a misspelt attribute fails at once.
+assembles them). :func:`validate` checks the assembled document, each error naming the key a user
+typed, what it holds and what would be accepted: configurations are mostly written by hand, where
+a typo would otherwise surface hours later on a cluster. What is allowed comes from the one table
+of settings (:mod:`onepass.training.settings`); only the checks across settings are written here.
 
-The fields are written out (not generated from :data:`onepass.training.settings.SETTINGS`) so type
-checkers and readers see them; ``tests/test_settings.py`` checks that their names, annotations and
-defaults are exactly the table's.
+Where a run starts, the document becomes a :class:`RunConfig`: frozen dataclasses whose fields say
+what exists and of which type, so the engine never looks up a string key, and a misspelt attribute
+fails at once. The fields are written out (not generated from
+:data:`onepass.training.settings.SETTINGS`) so type checkers and readers see them;
+``tests/test_settings.py`` checks that their names, annotations and defaults are exactly the table's.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .settings import SECTIONS, SETTINGS
-from .validation import validate
+from .settings import SECTIONS, SETTINGS, section_keys
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,70 @@ class RunConfig:
 def as_run_config(config: RunConfig | Mapping[str, Any]) -> RunConfig:
     """A :class:`RunConfig`, from one or from an assembled configuration document."""
     return config if isinstance(config, RunConfig) else RunConfig.from_mapping(config)
+
+
+# ------------------------------------------------------------------ validation of a configuration document
+class ConfigError(ValueError):
+    """A configuration problem a user can fix; the message names the key."""
+
+
+#: The keys of the ``model`` section.
+MODEL_KEYS = frozenset(section_keys("model"))
+
+#: The models each task can train (an MLP or ResNet-18 cannot read a token stream, an LSTM language
+#: model predicts tokens, not a regression target).
+MODELS_FOR_TASK = {
+    "regression": ("mlp",),
+    "classification": ("mlp", "resnet18"),
+    "language_model": ("lstm",),
+}
+
+#: How each section's error suggests setting one of its keys.
+_SECTION_EXAMPLE = {"model": "model.batch_norm=true", "init": "init.momentum=0.6"}
+
+
+def _require(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"config key '{key}': {message}")
+
+
+def _check_section_keys(section: str, values: dict[str, Any]) -> None:
+    """A section's keys are the table's (a free-form section such as ``report`` has none listed)."""
+    known = section_keys(section)
+    for key in values:
+        if known and key not in known:
+            allowed = ", ".join(sorted(known))
+            raise ConfigError(f"unknown config key '{section}.{key}'; allowed {section} keys: {allowed}")
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Check every setting of the table, then the settings that constrain each other; raise
+    :class:`ConfigError` naming the first bad key."""
+    for entry in SETTINGS:
+        if entry.section is None:
+            value = config[entry.name]
+        else:
+            section = config[entry.section]
+            if entry.key not in section:
+                if entry.optional:
+                    continue
+                value = None
+            else:
+                value = section[entry.key]
+        if entry.name in SECTIONS:
+            example = _SECTION_EXAMPLE.get(entry.name, f"{entry.name}.<key>=<value>")
+            _require(
+                entry.check(value),
+                entry.name,
+                f"is a section of settings, got {value!r}; set its keys one by one, e.g. {example}",
+            )
+            _check_section_keys(entry.name, value)
+        else:
+            _require(entry.check(value), entry.name, f"must be {entry.expects}, got {value!r}")
+    allowed = MODELS_FOR_TASK[config["task"]]
+    model_type = config["model"]["type"]
+    _require(
+        model_type in allowed,
+        "model.type",
+        f"a {model_type} model cannot train task {config['task']}; allowed for {config['task']}: {', '.join(allowed)}",
+    )

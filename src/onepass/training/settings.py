@@ -6,7 +6,7 @@ in ``HyperSGD``, ``network_weight_steps`` in configs and T in the paper. Each :c
 below holds a setting's name (the ``HyperSGD`` keyword where there is one, dotted inside a
 section), its Python type, default, allowed values and one-line doc, and the paper's symbol.
 From it come :data:`onepass.training.config.DEFAULTS`, the checks of
-:func:`onepass.training.validation.validate` (errors name the key), the fields of
+:func:`onepass.training.run_config.validate` (errors name the key), the fields of
 :class:`onepass.training.run_config.RunConfig` (``tests/test_settings.py`` checks they agree),
 the ``--set`` list of ``python -m onepass train --help`` and the ``overrides`` keys of
 ``workflow/schemas/config.schema.yaml`` (also compared by that test).

@@ -22,9 +22,9 @@ from ...lazy import lazy_attributes
 
 # Public names -> defining module (imported on first use).
 _LAZY = {
-    "build_figure": ".build",
-    "FigureContext": ".context",
-    "resolve_metric": ".context",
+    "build_figure": ".registry",
+    "FigureContext": ".common",
+    "resolve_metric": ".common",
     "FigureKind": ".registry",
     "FIGURE_KINDS": ".registry",
     "figure_kind": ".registry",

@@ -10,8 +10,16 @@ import pandas as pd
 from .. import style
 from ..metrics import default_metric, divergence_threshold, metric_label
 from ..stats import diverged_mask
-from .common import Tally, divergence_text, legend_below, legend_label, plain_log_ticks, pyplot, runs_by_algorithm
-from .context import FigureContext
+from .common import (
+    FigureContext,
+    Tally,
+    divergence_text,
+    legend_below,
+    legend_label,
+    plain_log_ticks,
+    pyplot,
+    runs_by_algorithm,
+)
 
 
 def cdf_figure(

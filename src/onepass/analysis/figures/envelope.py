@@ -11,8 +11,16 @@ from .. import style
 from ..loading import read_scalars_many, trajectories
 from ..metrics import ERROR_METRIC, metric_label
 from ..stats import DEFAULT_SEED, N_RESAMPLES, THREE_BATCHED, THREE_BATCHED_SOURCE, bootstrap_median_band
-from .common import Tally, divergence_text, legend_below, legend_label, plain_log_ticks, pyplot, runs_by_algorithm
-from .context import FigureContext
+from .common import (
+    FigureContext,
+    Tally,
+    divergence_text,
+    legend_below,
+    legend_label,
+    plain_log_ticks,
+    pyplot,
+    runs_by_algorithm,
+)
 
 
 def _subsample(n_points: int, max_points: int) -> np.ndarray:

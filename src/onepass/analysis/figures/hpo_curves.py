@@ -19,8 +19,7 @@ from ..stats import (
     bootstrap_median_band,
     step_interpolate,
 )
-from .common import legend_below, legend_label, plain_log_ticks, pyplot
-from .context import FigureContext
+from .common import FigureContext, legend_below, legend_label, plain_log_ticks, pyplot
 
 
 def _run_curves(scalars: pd.DataFrame, metric: str, algorithm: str, threshold: float):

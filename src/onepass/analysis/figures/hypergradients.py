@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .common import pyplot
-from .context import FigureContext
+from .common import FigureContext, pyplot
 
 ADAM_LR = 0.05
 ADAM_EPS = 1e-8

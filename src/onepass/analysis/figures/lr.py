@@ -11,8 +11,7 @@ import pandas as pd
 from .. import style
 from ..loading import read_finals, read_scalars_many
 from ..stats import THREE_BATCHED, THREE_BATCHED_SOURCE
-from .common import legend_below, plain_log_ticks, pyplot
-from .context import FigureContext
+from .common import FigureContext, legend_below, plain_log_ticks, pyplot
 
 LR_TAGS = ["Hyperparameter/Lr", "Hyperparameter/Lr_q05", "Hyperparameter/Lr_q95"]
 

@@ -12,8 +12,7 @@ import pandas as pd
 from .. import style
 from ..loading import read_finals, read_scalars_many
 from ..stats import DEFAULT_SEED, diverged_mask
-from .common import pyplot
-from .context import FigureContext
+from .common import FigureContext, pyplot
 
 HP_TAGS = ["Hyperparameter/Lr", "Hyperparameter/Weight_Decay"]
 

@@ -2,9 +2,10 @@
 
 This is the one place a figure kind is declared.  rules/figures.smk wires a figure's named inputs
 from ``inputs`` (through :mod:`onepass.analysis.targets`), the report shows ``caption`` (through
-:mod:`onepass.analysis.captions`), and :func:`onepass.analysis.figures.build_figure` calls the
-renderer.  Standard library only (the renderer module is imported when a figure is drawn), so the
-rule files can read the registry while Snakemake resolves the DAG.
+:mod:`onepass.analysis.captions`), and :func:`build_figure` (the one entry point of the figure
+rule) calls the renderer and writes PDF + CSV sidecar.  Standard library only at import time (the
+renderer, pandas and matplotlib are imported when a figure is drawn), so the rule files can read the
+registry while Snakemake resolves the DAG.
 
 Named inputs: ``final`` (``results/scalars/<exp>_final.csv``), ``scalars`` (``<exp>.parquet``),
 ``bayesopt_scalars`` (the BayesOpt experiments' parquet files) and ``hypergradients``
@@ -15,8 +16,13 @@ Named inputs: ``final`` (``results/scalars/<exp>_final.csv``), ``scalars`` (``<e
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 INPUT_NAMES = ("final", "scalars", "bayesopt_scalars", "hypergradients")
 
@@ -130,3 +136,34 @@ def figure_kind(kind: str, name: str = "?") -> FigureKind:
 def kinds_reading(input_name: str) -> frozenset[str]:
     """The kinds that read the named input (e.g. every kind reading ``scalars``)."""
     return frozenset(k.name for k in FIGURE_KINDS.values() if input_name in k.inputs)
+
+
+def build_figure(
+    kind: str,
+    name: str,
+    options: Mapping[str, Any],
+    inputs: Mapping[str, Sequence[str]],
+    pdf_path: str | os.PathLike[str],
+    csv_path: str | os.PathLike[str],
+    experiments_config: Mapping[str, Any] | None = None,
+    cells: Mapping[str, Sequence[int] | None] | None = None,
+) -> pd.DataFrame:
+    """Load the inputs of one configured figure, draw it, write PDF + CSV sidecar atomically.
+
+    ``inputs`` maps the kind's named inputs (``final`` / ``scalars`` / ``bayesopt_scalars`` /
+    ``hypergradients``, see the module docstring) to file paths, as rules/figures.smk passes them;
+    ``cells`` gives the (T, i) of grid experiments (Sensitivity).  Returns the sidecar statistics.
+    """
+    from ..loading import atomic_savefig, atomic_write_csv  # drawing needs pandas and matplotlib
+    from .common import FigureContext, pyplot
+
+    entry = figure_kind(kind, name)
+    plt = pyplot()
+    context = FigureContext(kind, name, options, inputs, experiments_config, cells)
+    fig, stats = entry.render(context)
+    try:
+        atomic_write_csv(stats, csv_path)
+        atomic_savefig(fig, pdf_path)
+    finally:
+        plt.close(fig)
+    return stats

@@ -11,8 +11,7 @@ import pandas as pd
 from .. import style
 from ..loading import read_finals
 from ..stats import THREE_BATCHED, THREE_BATCHED_SOURCE
-from .common import Tally, divergence_note, pyplot, runs_by_algorithm
-from .context import FigureContext
+from .common import FigureContext, Tally, divergence_note, pyplot, runs_by_algorithm
 
 
 def runtime_figure(

@@ -13,8 +13,7 @@ from .. import style
 from ..loading import read_finals
 from ..metrics import metric_label
 from ..stats import diverged_mask
-from .common import pyplot
-from .context import FigureContext
+from .common import FigureContext, pyplot
 
 DEFAULT_CELL_PATTERNS = (
     r"(?:^|_)T(?P<T>\d+)_i(?P<i>\d+)$",
