@@ -175,3 +175,36 @@ def test_a_run_refuses_a_typed_config_not_resolved_for_its_algorithm(energy_data
     resolved = RunConfig.from_valid(resolve_config(config, baydin))
     run = TrainingRun(resolved, baydin, 0, data, torch.device("cpu"))
     assert (run.T, run.H) == (1, 20)
+
+
+def test_a_bayesopt_trial_validates_its_settings_once(energy_data_dir, validations):
+    """It used to be twice per trial (build, then the run's own check) and twice per repetition."""
+    from onepass.baselines.bayesopt.trial import prepare, train_trial
+
+    setup = prepare("uci_energy", 0, {"hyperparameter_steps": 2}, None, energy_data_dir, "cpu", None)
+    assert len(validations) == 1
+    params = {"lr_log10": -2.0, "weight_decay_log10": -4.0, "momentum": 0.5}
+    for trial in (0, 1):
+        result, _, _ = train_trial(setup, trial, params)
+        assert result.status == "ok"
+    assert len(validations) == 3
+
+
+def test_a_ray_trial_validates_its_settings_once(energy_data_dir, validations):
+    from onepass.baselines.raytune.trainable import build_run
+
+    settings = {"algorithm": "Ours_LR_Momentum", "overrides": {"lr_clip": None}, "dataset_config": "uci_energy",
+                "max_steps": 20, "data_dir": str(energy_data_dir)}  # fmt: skip
+    natural = {"lr": 0.01, "weight_decay": 1e-4, "momentum": 0.5}
+    run, T = build_run({"seed": 0}, settings, natural)
+    assert (T, run.H) == (10, 2)
+    assert len(validations) == 1
+
+
+def test_the_hypergradient_study_validates_once_per_cell(energy_data_dir, validations):
+    """It used to be 2 + (1 + 2 x seeds) per cell: every run of every seed checked the cell's settings."""
+    from onepass.studies.hypergradient_comparison import comparison_table
+
+    table = comparison_table("uci_energy", [2], [1, 2], [0, 1], data_dir=energy_data_dir)
+    assert len(table) == 2 * 2 * 3  # cells x seeds x hyperparameters
+    assert len(validations) == 1 + 2

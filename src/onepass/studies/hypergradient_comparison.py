@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..training.algorithms import get_algorithm
+from ..training.algorithms import get_algorithm, resolve_config
 from ..training.config import build_config
 from ..training.data import prepare_data
 from ..training.run import TrainingRun
+from ..training.run_config import RunConfig
 
 
 def first_window_hypergradient(run: TrainingRun) -> dict[str, float]:
@@ -52,7 +53,7 @@ def comparison_table(
     torch_device = torch.device(device)
     ours, exact = get_algorithm("Ours_LR_Momentum"), get_algorithm("DiffThroughOpt")
     base = build_config(dataset_config, {"lr_clip": None, "hyperparameter_steps": 1})
-    data = prepare_data(base, data_dir, True, torch_device)
+    data = prepare_data(RunConfig.from_valid(base), data_dir, True, torch_device)
     rows = []
     for T in update_interval:
         for i in lookbacks:
@@ -62,9 +63,12 @@ def comparison_table(
                 dataset_config,
                 {"lr_clip": None, "hyperparameter_steps": 1, "update_interval": T, "lookback": i},
             )
+            # validated once per cell (by build_config), typed once per algorithm, not again per seed
+            ours_config = RunConfig.from_valid(resolve_config(config, ours))
+            exact_config = RunConfig.from_valid(resolve_config(config, exact))
             for seed in seeds:
-                neumann = first_window_hypergradient(TrainingRun(config, ours, seed, data, torch_device))
-                unrolled = first_window_hypergradient(TrainingRun(config, exact, seed, data, torch_device))
+                neumann = first_window_hypergradient(TrainingRun(ours_config, ours, seed, data, torch_device))
+                unrolled = first_window_hypergradient(TrainingRun(exact_config, exact, seed, data, torch_device))
                 for name in ("lr", "weight_decay", "momentum"):
                     rows.append(
                         {

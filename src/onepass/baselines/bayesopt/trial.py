@@ -88,13 +88,14 @@ def prepare(
     from ...training.chunk import resolve_device
     from ...training.config import build_config
     from ...training.data import prepare_data
+    from ...training.run_config import RunConfig
 
     user = base_overrides(overrides)
     algorithm = get_algorithm(INNER_ALGORITHM)
     base = resolve_config(build_config(dataset_config, user), algorithm)
     penalty = check_penalty(penalty, base["dataset"])
     torch_device = resolve_device(device)
-    data = prepare_data(base, data_dir, algorithm.keep_validation, torch_device)
+    data = prepare_data(RunConfig.from_valid(base), data_dir, algorithm.keep_validation, torch_device)
     return Setup(dataset_config, repetition, user, base, algorithm, penalty, torch_device, data, tensorboard_dir)
 
 
@@ -103,10 +104,14 @@ def train_trial(setup: Setup, trial: int, params: Mapping[str, float]) -> tuple[
 
     The objective is minus the final full-validation loss, or ``-penalty`` if that is not finite.
     """
+    from ...training.algorithms import resolve_config
     from ...training.config import build_config
     from ...training.run import TrainingRun
+    from ...training.run_config import RunConfig
 
-    config = build_config(setup.dataset_config, {**setup.base_overrides, **natural_hyperparameters(params)})
+    # validated once, by build_config; typed for the run without a second check
+    document = build_config(setup.dataset_config, {**setup.base_overrides, **natural_hyperparameters(params)})
+    config = RunConfig.from_valid(resolve_config(document, setup.algorithm))
     seed = trial_seed(setup.repetition, trial)
     tb = Path(setup.tensorboard_dir) / f"trial{trial}" if setup.tensorboard_dir is not None else None
     result = TrainingRun(config, setup.algorithm, seed, setup.data, setup.device, tensorboard_dir=tb).run()

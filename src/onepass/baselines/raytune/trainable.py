@@ -62,15 +62,17 @@ def build_run(config: dict[str, Any], settings: dict[str, Any], natural: dict[st
     from ...training.config import build_config
     from ...training.data import prepare_data
     from ...training.run import TrainingRun
+    from ...training.run_config import RunConfig
 
     algorithm = get_algorithm(ALGORITHMS[settings["algorithm"]])
     overrides = {**settings["overrides"], **natural}
-    cfg = build_config(settings["dataset_config"], overrides)
+    cfg = build_config(settings["dataset_config"], overrides)  # validated once, here
     T = cfg["update_interval"]
-    cfg["hyperparameter_steps"] = max(1, math.ceil(settings["max_steps"] / T))
+    cfg["hyperparameter_steps"] = max(1, math.ceil(settings["max_steps"] / T))  # a positive int: still valid
+    resolved = RunConfig.from_valid(resolve_config(cfg, algorithm))
     device = torch.device("cpu")
-    data = prepare_data(resolve_config(cfg, algorithm), settings["data_dir"], algorithm.keep_validation, device)
-    return TrainingRun(cfg, algorithm, int(config["seed"]), data, device), T
+    data = prepare_data(resolved, settings["data_dir"], algorithm.keep_validation, device)
+    return TrainingRun(resolved, algorithm, int(config["seed"]), data, device), T
 
 
 def window_metrics(run: Any, steps: int, restored_from: str) -> dict[str, Any]:
