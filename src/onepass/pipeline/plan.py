@@ -2,8 +2,8 @@
 
 A grid experiment (``grid: {key: [values]}``) becomes one sub-experiment per cell, named after the
 cell (``Sensitivity_T3_i5``); ``grid_where`` / ``grid_derived`` expressions are evaluated per cell.
-Computed once, eagerly, into plain dicts: the whole paper (config/paper.yaml) expands to about
-1,800 jobs and the rules' input functions are single dict look-ups, so a dry run stays within
+Computed once, eagerly, into plain dicts: the whole paper (config/paper.yaml) expands to
+1,775 jobs and the rules' input functions are single dict look-ups, so a dry run stays within
 seconds.
 """
 
