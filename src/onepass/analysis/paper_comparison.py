@@ -36,8 +36,10 @@ STATISTICS = ("mean", "median", "best")
 FLAG_AT = 2.0
 COLUMNS = [
     "dataset", "dataset_label", "algorithm", "statistic", "paper_text", "paper", "paper_se",
-    "ours_text", "ours", "ours_se", "difference", "combined_se", "difference_in_se",
+    "ours_text", "ours", "ours_se", "ours_runs", "difference", "combined_se", "difference_in_se",
 ]  # fmt: skip
+#: The seeds behind each of the paper's numbers (a reproduction with fewer says so beside its numbers).
+PAPER_SEEDS = 200
 _PRINTED = re.compile(r"^\s*(?P<value>[-+0-9.eE]+)\s*(?:±\s*(?P<se>[-+0-9.eE]+))?\s*$")
 
 
@@ -88,15 +90,17 @@ def compare(paper: Mapping[str, Any], tables: Path) -> pd.DataFrame:
             mine = None if ours is None or algorithm not in ours.index else ours.loc[algorithm]
             for statistic in STATISTICS:
                 rows.append(_row(dataset, entry["label"], algorithm, statistic, cells.get(statistic), mine))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["ours_runs"] = frame["ours_runs"].astype("Int64")  # a count, empty while not run
+    return frame
 
 
 def _row(dataset: str, label: str, algorithm: str, statistic: str, printed: Any, mine: Any) -> dict[str, Any]:
     paper, paper_se = parse_printed(printed, statistic) if printed is not None else (math.nan, None)
-    ours = ours_se = math.nan
+    ours = ours_se = ours_runs = math.nan
     ours_text = ""
     if mine is not None:
-        ours = float(mine[statistic])
+        ours, ours_runs = float(mine[statistic]), int(mine["n_runs"])
         ours_text = str(mine[f"{statistic}_text"])
         if statistic != "best":
             ours_se = float(mine[f"{statistic}_err"])
@@ -107,7 +111,7 @@ def _row(dataset: str, label: str, algorithm: str, statistic: str, printed: Any,
         "dataset": dataset, "dataset_label": label, "algorithm": algorithm, "statistic": statistic,
         "paper_text": "" if printed is None else str(printed), "paper": paper,
         "paper_se": math.nan if paper_se is None else paper_se, "ours_text": ours_text, "ours": ours,
-        "ours_se": ours_se, "difference": difference, "combined_se": combined,
+        "ours_se": ours_se, "ours_runs": ours_runs, "difference": difference, "combined_se": combined,
         "difference_in_se": difference / combined if combined and not math.isnan(combined) else math.nan,
     }  # fmt: skip
 
@@ -139,6 +143,14 @@ def markdown(comparison: pd.DataFrame, paper: Mapping[str, Any]) -> str:
         lines += [f"## {label}", ""]
         if (rows["ours_text"] == "").all():
             lines += ["Not run here yet at the paper's size (see the status table in `README.md`).", ""]
+        seeds = seeds_of(rows)
+        if seeds is not None and seeds != PAPER_SEEDS:
+            lines += [
+                f"Ours over {seeds} seeds per algorithm, not the paper's {PAPER_SEEDS} (see the status table in",
+                "`README.md`): our standard errors are larger accordingly, and the gaps, in combined standard",
+                "errors, account for that.",
+                "",
+            ]
         lines += [
             "| algorithm | mean: paper | ours | gap | median: paper | ours | gap | best: paper | ours |",
             "|---|---|---|---|---|---|---|---|---|",
@@ -159,15 +171,25 @@ def markdown(comparison: pd.DataFrame, paper: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def seeds_of(rows: pd.DataFrame) -> int | None:
+    """The seeds behind our numbers of one dataset: the most runs of any algorithm (Random
+    (3-batched) makes one run of three), None while it has not been run here."""
+    runs = rows["ours_runs"].dropna()
+    return int(runs.max()) if len(runs) else None
+
+
 def summary_table(comparison: pd.DataFrame) -> str:
     """The README's compact Table 1: per dataset, "mean / median" as the paper prints them and ours.
 
     A cell of ours is marked † where its mean or median lies more than ``FLAG_AT`` combined
-    standard errors from the paper's; the full comparison with every gap is the Markdown file.
+    standard errors from the paper's; the full comparison with every gap is the Markdown file. A
+    dataset run here with fewer seeds than the paper's says how many in its column header.
     """
     datasets = list(dict.fromkeys(comparison["dataset"]))
     labels = {d: comparison.loc[comparison["dataset"] == d, "dataset_label"].iloc[0] for d in datasets}
-    header = "| algorithm | " + " | ".join(f"{labels[d]}: paper | ours" for d in datasets) + " |"
+    seeds = {d: seeds_of(comparison[comparison["dataset"] == d]) for d in datasets}
+    ours_header = {d: "ours" if seeds[d] in (None, PAPER_SEEDS) else f"ours ({seeds[d]} seeds)" for d in datasets}
+    header = "| algorithm | " + " | ".join(f"{labels[d]}: paper | {ours_header[d]}" for d in datasets) + " |"
     lines = [header, "|---" * (1 + 2 * len(datasets)) + "|"]
     for algorithm in dict.fromkeys(comparison["algorithm"]):
         cells = [algorithm]
