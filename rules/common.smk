@@ -60,6 +60,13 @@ def train_job(wildcards):
 # ---- input functions and parameters of rules/train.smk and rules/aggregate.smk ----------------
 
 
+def train_priority(wildcards):
+    """Lower seeds first, whatever the algorithm: a run stopped part way has the same seeds done for
+    every algorithm (a paired prefix that can be analysed), not a scatter of chunks."""
+    _, seeds = train_job(wildcards)
+    return -int(seeds.split("-")[0])
+
+
 def train_inputs(wildcards):
     """The preprocessed tensors of the job's dataset (produced by rules/data.smk)."""
     dataset = PLAN[wildcards.experiment]["dataset"] if wildcards.experiment in PLAN else "unknown"

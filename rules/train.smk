@@ -22,6 +22,7 @@ rule train:
         arguments=train_arguments,
         data_dir=lambda wildcards, input: str(Path(input.data).parent.parent),
     threads: lambda wildcards: train_job(wildcards)[0]["threads"]
+    priority: train_priority
     resources:
         gpu=train_resource("gpu"),
         mem_mb=train_resource("mem_mb"),

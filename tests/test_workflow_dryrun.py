@@ -194,7 +194,8 @@ def test_lint_of_pipeline_rules(repo_root, snakemake_cmd, tmp_path):
 
 
 def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
-    """gpu, threads, mem_mb and runtime of training jobs follow the registry's `resources:`."""
+    """gpu, threads, mem_mb and runtime of training jobs follow the registry's `resources:`; lower
+    seeds go first (priority), so a run stopped part way leaves a paired prefix of seeds."""
     config = {
         "experiments": {
             "fmnist": {"dataset": "fashion_mnist", "algorithms": ["Random"], "seeds": 25},
@@ -213,6 +214,8 @@ def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
         line = line.strip()
         if line.startswith("output: results/runs/"):
             output_path = line.split()[1].rstrip(",")
+        elif line.startswith("priority:") and output_path:
+            jobs.setdefault(output_path, {})["priority"] = int(line.split()[1])
         elif line.startswith("threads:") and output_path:
             jobs.setdefault(output_path, {})["threads"] = int(line.split()[1])
         elif line.startswith("resources:") and output_path:
@@ -227,6 +230,9 @@ def test_training_resources_from_catalog(repo_root, snakemake_cmd, tmp_path):
     big, small = jobs["results/runs/fmnist/Random/seeds000-009.parquet"], jobs[
         "results/runs/fmnist/Random/seeds020-024.parquet"]
     assert big["gpu"] == "1" and big["mem_mb"] == str(fmnist["mem_mb"])
+    priorities = [jobs[f"results/runs/fmnist/Random/{c}.parquet"].get("priority", 0)
+                  for c in ("seeds000-009", "seeds010-019", "seeds020-024")]  # fmt: skip
+    assert priorities == [0, -10, -20]  # Snakemake prints no priority of 0
     per_seed = fmnist["runtime_per_seed"]["default"]
     assert int(big["runtime"]) == math.ceil(fmnist["runtime_overhead"] + 10 * per_seed)
     assert int(small["runtime"]) == math.ceil(fmnist["runtime_overhead"] + 5 * per_seed)
