@@ -253,7 +253,7 @@ class DatasetKind:
     ``(data, targets)`` or ``(data, targets, vocabulary)``."""
 
     name: str
-    files: tuple[str, ...]  # raw file keys of a `source:` of this kind (onepass.datasets.sources)
+    files: tuple[str, ...]  # raw file keys of a `source:` section of this kind
     outputs: tuple[str, ...]  # written under resources/data/<id>/
     options: frozenset[str]  # the `options` keys it accepts in a `source:`
     builder: str  # "<module>:<function>" in onepass.datasets
