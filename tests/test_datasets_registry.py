@@ -46,3 +46,32 @@ def test_an_unknown_dataset_names_the_file_to_add():
     with pytest.raises(RegistryError, match=r"no dataset 'mnist' in the registry .* add .*/datasets/mnist\.yaml"):
         dataset_document("mnist")
     assert dataset_section("uci_energy", "no_such_section") is None
+
+
+def test_one_reader_parses_each_dataset_once_and_hands_out_copies(monkeypatch):
+    """Training settings, `source:` and `resources:` of a dataset come from one parse of its file."""
+    from onepass.datasets import registry
+    from onepass.training.config import load_dataset_config
+
+    calls = []
+    original = registry.load_unique_yaml
+    monkeypatch.setattr(registry, "load_unique_yaml", lambda *a: calls.append(a[1]) or original(*a))
+    registry._registered.cache_clear()
+    first = load_dataset_config("uci_energy")
+    first["model"]["hidden_sizes"] = [999]  # a caller's edit must not reach the next reader
+    assert dataset_section("uci_energy", "source")["kind"] == "uci"
+    assert load_dataset_config("uci_energy")["model"]["hidden_sizes"] == [50]
+    assert calls == ["onepass/configs/datasets/uci_energy.yaml"]
+    registry._registered.cache_clear()
+
+
+def test_a_users_dataset_file_gets_the_registry_s_words(tmp_path):
+    from onepass.training.config import ConfigError, load_dataset_config
+
+    path = tmp_path / "mine.yaml"
+    path.write_text("dataset: a\ndataset: b\n")
+    with pytest.raises(ConfigError, match="mine.yaml.*dataset.*twice|twice.*dataset"):
+        load_dataset_config(path)
+    path.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mine.yaml: expected a mapping of settings and sections, got list"):
+        load_dataset_config(path)
