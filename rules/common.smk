@@ -15,7 +15,7 @@ from onepass.pipeline.catalog import load_catalog
 from onepass.pipeline.checks import check_config, load_schema, schema_error_message
 from onepass.pipeline.checks import check_config_files
 from onepass.pipeline.errors import ConfigError
-from onepass.pipeline.jobs import chunk_runtime, comparison_resources, default_python
+from onepass.pipeline.jobs import chunk_runtime, comparison_resources, default_python, seed_range
 from onepass.pipeline.plan import build_plan
 from onepass.pipeline.plan import chunk_outputs as _chunk_outputs
 from onepass.training.algorithms import ALGORITHMS as _ALGORITHM_REGISTRY
@@ -64,7 +64,7 @@ def train_priority(wildcards):
     """Lower seeds first, whatever the algorithm: a run stopped part way has the same seeds done for
     every algorithm (a paired prefix that can be analysed), not a scatter of chunks."""
     _, seeds = train_job(wildcards)
-    return -int(seeds.split("-")[0])
+    return -seed_range(seeds)[0]
 
 
 def train_inputs(wildcards):

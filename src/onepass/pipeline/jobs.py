@@ -79,9 +79,15 @@ def seed_chunks(n_seeds: int, chunk_size: int) -> dict[str, str]:
     return chunks
 
 
+def seed_range(seeds: str) -> tuple[int, int]:
+    """First and last seed of a chunk's ``"first-last"`` range (the values of :func:`seed_chunks`)."""
+    first, last = (int(part) for part in seeds.split("-"))
+    return first, last
+
+
 def chunk_runtime(job: dict[str, Any], seeds: str) -> int:
     """Minutes one chunk may take: overhead + per-seed minutes x the seeds of *this* chunk."""
-    first, last = (int(part) for part in seeds.split("-"))
+    first, last = seed_range(seeds)
     return int(math.ceil(job["runtime_overhead"] + job["runtime_per_seed"] * (last - first + 1)))
 
 

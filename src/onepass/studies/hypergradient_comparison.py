@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..training.algorithms import get_algorithm, resolve_config
+from ..training.algorithms import get_algorithm, resolved_run_config
 from ..training.config import build_config
 from ..training.data import prepare_data
 from ..training.run import TrainingRun
@@ -64,8 +64,7 @@ def comparison_table(
                 {"lr_clip": None, "hyperparameter_steps": 1, "update_interval": T, "lookback": i},
             )
             # validated once per cell (by build_config), typed once per algorithm, not again per seed
-            ours_config = RunConfig.from_valid(resolve_config(config, ours))
-            exact_config = RunConfig.from_valid(resolve_config(config, exact))
+            ours_config, exact_config = resolved_run_config(config, ours), resolved_run_config(config, exact)
             for seed in seeds:
                 neumann = first_window_hypergradient(TrainingRun(ours_config, ours, seed, data, torch_device))
                 unrolled = first_window_hypergradient(TrainingRun(exact_config, exact, seed, data, torch_device))

@@ -166,6 +166,13 @@ def resolve_config(config: dict[str, Any], algorithm: Algorithm) -> dict[str, An
     return out
 
 
+def resolved_run_config(config: dict[str, Any], algorithm: Algorithm) -> RunConfig:
+    """The typed settings a run of ``algorithm`` reads, from :func:`~onepass.training.config.build_config`'s
+    output: resolved and typed without a second validation (a job checks its settings once, where it
+    starts; a :class:`~onepass.training.run.TrainingRun` given a document would check them again)."""
+    return RunConfig.from_valid(resolve_config(config, algorithm))
+
+
 def overridden_pinned_settings(algorithm: Algorithm, overrides: list[tuple[str, Any]]) -> list[str]:
     """The user's settings that ``algorithm`` replaces by its own (``key=value (uses X)``), so the
     caller can say so: Long Diff-through-Opt *is* its window length, whatever the user set."""

@@ -40,7 +40,7 @@ def _run_config(config: RunConfig | Mapping[str, Any], algorithm: Algorithm) -> 
         if not is_resolved(config, algorithm):
             raise ValueError(
                 f"TrainingRun: the RunConfig is not resolved for {algorithm.name}; pass "
-                "RunConfig.from_valid(resolve_config(config, algorithm)) or the configuration document"
+                "resolved_run_config(config, algorithm) or the configuration document"
             )
         return config
     return RunConfig.from_mapping(resolve_config(config, algorithm))

@@ -104,14 +104,12 @@ def train_trial(setup: Setup, trial: int, params: Mapping[str, float]) -> tuple[
 
     The objective is minus the final full-validation loss, or ``-penalty`` if that is not finite.
     """
-    from ...training.algorithms import resolve_config
+    from ...training.algorithms import resolved_run_config
     from ...training.config import build_config
     from ...training.run import TrainingRun
-    from ...training.run_config import RunConfig
 
-    # validated once, by build_config; typed for the run without a second check
     document = build_config(setup.dataset_config, {**setup.base_overrides, **natural_hyperparameters(params)})
-    config = RunConfig.from_valid(resolve_config(document, setup.algorithm))
+    config = resolved_run_config(document, setup.algorithm)  # validated once, by build_config
     seed = trial_seed(setup.repetition, trial)
     tb = Path(setup.tensorboard_dir) / f"trial{trial}" if setup.tensorboard_dir is not None else None
     result = TrainingRun(config, setup.algorithm, seed, setup.data, setup.device, tensorboard_dir=tb).run()

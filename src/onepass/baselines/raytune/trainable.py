@@ -58,18 +58,17 @@ def build_run(config: dict[str, Any], settings: dict[str, Any], natural: dict[st
     """The trial's ``TrainingRun`` (long enough for ``max_steps``) on CPU, and its window length T."""
     import torch
 
-    from ...training.algorithms import get_algorithm, resolve_config
+    from ...training.algorithms import get_algorithm, resolved_run_config
     from ...training.config import build_config
     from ...training.data import prepare_data
     from ...training.run import TrainingRun
-    from ...training.run_config import RunConfig
 
     algorithm = get_algorithm(ALGORITHMS[settings["algorithm"]])
     overrides = {**settings["overrides"], **natural}
     cfg = build_config(settings["dataset_config"], overrides)  # validated once, here
     T = cfg["update_interval"]
     cfg["hyperparameter_steps"] = max(1, math.ceil(settings["max_steps"] / T))  # a positive int: still valid
-    resolved = RunConfig.from_valid(resolve_config(cfg, algorithm))
+    resolved = resolved_run_config(cfg, algorithm)
     device = torch.device("cpu")
     data = prepare_data(resolved, settings["data_dir"], algorithm.keep_validation, device)
     return TrainingRun(resolved, algorithm, int(config["seed"]), data, device), T
