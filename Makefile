@@ -33,9 +33,9 @@ reproduce: $(PY)
 # The reproductions shipped in docs/reproduction/, one config each, rendered into docs/ when done:
 #   make reproduction                          config/reproduction.yaml: UCI Energy at the paper's size
 #                                              and every UCI set at 10 seeds (about 1 hour on 2 cores)
-#   make reproduction REPRODUCTION=kin8nm      config/reproduction_kin8nm.yaml (80 seeds shipped; the paper's
-#                                              200: about 10 CPU-hours; also power, the same; figures: the
-#                                              proof of concept, hypergradients; sensitivity)
+#   make reproduction REPRODUCTION=kin8nm      config/reproduction_kin8nm.yaml; likewise power (80 seeds
+#                                              each shipped; the paper's 200: about 10 CPU-hours each),
+#                                              figures (proof of concept, hypergradients), sensitivity
 # Interrupted? Run the same command again: Snakemake resumes from the finished chunks (lower seeds run
 # first, so a stopped run has a paired prefix of seeds for every algorithm). Each start
 # appends the commit it runs to results/reproduction_<name>.commits; the manifest lists them all
