@@ -184,6 +184,10 @@ def test_chunk_outputs_follow_the_contract(data_dir, tmp_path):
     assert sorted(frame.seed.unique()) == [0, 1]
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["algorithm"] == "Ours_LR" and summary["experiment"] == "exp"
+    # what bit-for-bit agreement with another result depends on: torch and the processor
+    environment = summary["environment"]
+    assert environment["torch"] == torch.__version__ and environment["device"] == "cpu"
+    assert environment["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and environment["cpu"]
     run0 = summary["runs"][0]
     assert set(run0) >= {
         "seed",

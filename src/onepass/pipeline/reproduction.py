@@ -29,6 +29,7 @@ import yaml
 from ..analysis.figures.proof_of_concept import HP_TAGS as POC_TAGS
 from ..analysis.loading import read_table_stats
 from ..io_utils import atomic_write, atomic_write_text
+from ..training.machine import describe_processor
 
 if TYPE_CHECKING:
     from ..analysis.targets import Planner
@@ -180,7 +181,13 @@ def describe_environment(repository: Path) -> dict[str, Any]:
             versions[package] = None
     return {
         "commit": commit,
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "python": sys.version.split()[0]},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "python": sys.version.split()[0],
+            # bit-identical reruns are expected only on the same kind of processor (training/machine.py)
+            **describe_processor(),
+        },
         "packages": versions,
     }
 

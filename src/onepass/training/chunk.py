@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import platform
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from .algorithms import get_algorithm, overridden_pinned_settings, resolve_confi
 from .checkpoint import ChunkCheckpointer, fingerprint
 from .config import build_config, override_items
 from .data import prepare_data
+from .machine import describe_machine
 from .run import RunResult, TrainingRun
 from .run_config import RunConfig
 
@@ -170,7 +170,7 @@ def train_chunk(
         "dataset": run_config.dataset,
         "experiment": experiment,
         "config": resolved,
-        "environment": {"torch": torch.__version__, "python": platform.python_version(), "device": str(torch_device)},
+        "environment": describe_machine(torch_device),
         "runs": [jsonable(r.summary()) for r in results],
     }
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()

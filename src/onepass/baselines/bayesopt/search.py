@@ -9,7 +9,6 @@ JSON payload (:func:`payload`), written together and atomically.
 from __future__ import annotations
 
 import math
-import platform
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 
 from ...io_utils import jsonable
 from ...records.columns import CHUNK_COLUMNS, TRIAL
+from ...training.machine import describe_machine
 from .space import ALGORITHM, DEFAULT_KAPPA, INNER_ALGORITHM, SEED_STRIDE, check_bounds, check_counts
 from .trial import Setup, prepare, print_progress, train_trial, trial_frame, trial_summary
 
@@ -115,8 +115,6 @@ def payload(
     wall_seconds: float,
 ) -> dict[str, Any]:
     """The repetition's JSON summary: settings, best trial and oracle, timing, environment, trials."""
-    import torch
-
     T, H = setup.window
     return {
         "algorithm": ALGORITHM,
@@ -142,7 +140,7 @@ def payload(
         },
         "best": best_block(table, runs, setup.metric),
         "wall_seconds": wall_seconds,
-        "environment": {"torch": torch.__version__, "python": platform.python_version(), "device": str(setup.device)},
+        "environment": describe_machine(setup.device),
         "runs": runs,
     }
 
