@@ -33,7 +33,7 @@ reproduce: $(PY)
 # The reproductions shipped in docs/reproduction/, one config each, rendered into docs/ when done:
 #   make reproduction                          config/reproduction.yaml: UCI Energy at the paper's size
 #                                              and every UCI set at 10 seeds (about 1 hour on 2 cores)
-#   make reproduction REPRODUCTION=kin8nm      config/reproduction_kin8nm.yaml; likewise power (100 seeds
+#   make reproduction REPRODUCTION=kin8nm      config/reproduction_kin8nm.yaml; likewise power (120 seeds
 #                                              shipped for kin8nm, 200 for power: 2.5-3.5 hours on 2 cores),
 #                                              figures (proof of concept, hypergradients), sensitivity
 # Interrupted? Run the same command again: Snakemake resumes from the finished chunks (lower seeds run
