@@ -82,15 +82,37 @@ def planner_for(config: Mapping[str, Any], catalog: Mapping[str, Any] | None = N
     jobs used, instead of re-deriving them (a grid study reads one final CSV per cell).
     """
     from ..analysis.targets import Planner
+
+    plan, names = training_plan(config, catalog)
+    return Planner(config, experiment_names=lambda e: names.get(e, [e]),
+                   experiment_cell=lambda e: plan[e]["cell"] if e in plan else {})  # fmt: skip
+
+
+def training_plan(
+    config: Mapping[str, Any], catalog: Mapping[str, Any] | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """The Snakefile's training plan of ``config`` (``onepass.pipeline.plan.build_plan``) and its names."""
     from .catalog import load_catalog
     from .plan import build_plan
 
     if catalog is None:
         path = config.get("catalog")  # optional override of the registry's job resources
         catalog = load_catalog(Path(path), str(path)) if path else load_catalog()
-    plan, names = build_plan(dict(config), dict(catalog))
-    return Planner(config, experiment_names=lambda e: names.get(e, [e]),
-                   experiment_cell=lambda e: plan[e]["cell"] if e in plan else {})  # fmt: skip
+    return build_plan(dict(config), dict(catalog))
+
+
+def run_processors(config: Mapping[str, Any], results: Path) -> dict[str, int]:
+    """Runs per processor over every training chunk of ``config`` under ``results`` (for the manifest).
+
+    The manifest's ``machine`` is where it was rendered; this is where the runs were made, chunk by
+    chunk, so a reproduction resumed on another kind of processor shows it (``records.provenance``).
+    """
+    from ..records.provenance import read_processors
+    from .plan import chunk_outputs
+
+    plan, _ = training_plan(config)
+    summaries = [path for name in plan for path in chunk_outputs(plan, name) if path.endswith(".json")]
+    return read_processors(results / Path(path).relative_to("results") for path in summaries)
 
 
 def in_results(paths: Mapping[str, list[str]], results: Path) -> dict[str, list[str]]:
@@ -225,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "wall_seconds": args.wall_seconds,
         "cores": args.cores,
         "run_commits": run_commits(args.run_commit, args.run_commits_file),
+        "run_processors": run_processors(config, Path(args.results)),
     }
     for path in export(config, Path(args.results), Path(args.out), manifest, args.manifest):
         print(path)

@@ -27,6 +27,7 @@ Runnable without Snakemake: `python -m onepass.records.aggregate --experiment NA
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import sys
@@ -50,6 +51,9 @@ from .chunk_files import (
     read_summary,
 )
 from .columns import FINAL_COLUMNS, SCALARS_COLUMNS, TRIAL, best_column, final_leading, is_best_tag, run_keys
+from .provenance import describe_processors, mixed_processors, runs_per_processor
+
+LOG = logging.getLogger(__name__)
 
 __all__ = [
     "FINAL_COLUMNS",
@@ -211,7 +215,8 @@ def aggregate(
     """Aggregate training chunk files into the experiment's long table and final CSV.
 
     Each chunk's JSON must describe its parquet (sha256) and the job its path names; see
-    :func:`combine` for the order of the outputs. Returns counts for logging.
+    :func:`combine` for the order of the outputs. The processors the chunks record are logged,
+    with a warning when they differ (:mod:`onepass.records.provenance`). Returns counts for logging.
     """
     pairs = pair_chunks(chunk_files)
     if not pairs:
@@ -224,7 +229,18 @@ def aggregate(
         rows = [run_row(experiment, summary["algorithm"], run) for run in summary["runs"]]
         chunks.append(ChunkTable(summary_path, summary["algorithm"], read_chunk(parquet, summary["algorithm"]), rows))
     runs, rows = aggregate_chunks(experiment, chunks, parquet_out, final_out, algorithm_order)
+    log_processors(experiment, summaries)
     return {"chunks": len(pairs), "runs": runs, "rows": rows}
+
+
+def log_processors(experiment: str, summaries: Sequence[dict]) -> None:
+    """Log which processors made the runs; warn when more than one did (or some do not say)."""
+    processors = runs_per_processor(summaries)
+    warning = mixed_processors(experiment, processors)
+    if warning:
+        LOG.warning(warning)
+    else:
+        LOG.info("experiment %s: runs made on %s", experiment, describe_processors(processors))
 
 
 def add_aggregate_arguments(parser: argparse.ArgumentParser, inputs: str, row: str) -> None:

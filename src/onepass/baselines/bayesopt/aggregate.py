@@ -22,8 +22,8 @@ def aggregate_bayesopt(
     files: Sequence[str | Path], experiment: str, parquet_out: str | Path, final_out: str | Path
 ) -> dict[str, int]:
     """Repetition files (parquet and/or JSON) of one BayesOpt experiment -> its long table and final CSV."""
-    from ...records.aggregate import AggregationError, aggregate_chunks
-    from ...records.chunk_files import pair_chunks
+    from ...records.aggregate import AggregationError, aggregate_chunks, log_processors
+    from ...records.chunk_files import pair_chunks, read_summary
 
     pairs = pair_chunks(files)
     if not pairs:
@@ -32,6 +32,7 @@ def aggregate_bayesopt(
     first_seed = [min((row["seed"] for row in chunk.rows), default=0) for chunk in chunks]
     chunks = [chunks[k] for k in sorted(range(len(chunks)), key=lambda k: (first_seed[k], k))]
     trials, rows = aggregate_chunks(experiment, chunks, parquet_out, final_out)
+    log_processors(experiment, [read_summary(summary_path) for _, summary_path in pairs])
     return {"repetitions": len(pairs), "trials": trials, "rows": rows}
 
 
