@@ -33,8 +33,8 @@ reproduce: $(PY)
 # The reproductions shipped in docs/reproduction/, one config each, rendered into docs/ when done:
 #   make reproduction                          config/reproduction.yaml: UCI Energy at the paper's size
 #                                              and every UCI set at 10 seeds (about 1 hour on 2 cores)
-#   make reproduction REPRODUCTION=kin8nm      config/reproduction_kin8nm.yaml; likewise power (120 seeds
-#                                              shipped for kin8nm, 200 for power: 2.5-3.5 hours on 2 cores),
+#   make reproduction REPRODUCTION=kin8nm      config/reproduction_kin8nm.yaml; likewise power (both at the
+#                                              paper's 200 seeds: 2.5-4.5 hours each on 2 cores),
 #                                              figures (proof of concept, hypergradients), sensitivity
 # Interrupted? Run the same command again: Snakemake resumes from the finished chunks (lower seeds run
 # first, so a stopped run has a paired prefix of seeds for every algorithm). Each start
