@@ -6,10 +6,11 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 import yaml
 from test_aggregate import chunk_files, write_chunk
 
-from onepass.records.aggregate import aggregate
+from onepass.records.aggregate import AggregationError, aggregate
 from onepass.records.provenance import (
     NOT_RECORDED,
     describe_processors,
@@ -101,3 +102,6 @@ def test_the_reproduction_manifest_counts_the_runs_of_every_processor(tmp_path):
         "Intel(R) Xeon(R) Platinum 8480C (AVX512)": 2,
         NOT_RECORDED: 2,
     }
+    (results / "runs" / "uci_kin8nm" / "Random" / "seeds002-003.json").unlink()  # the plan names it
+    with pytest.raises(AggregationError, match=r"Random/seeds002-003\.json: cannot read chunk summary"):
+        run_processors(config, results)

@@ -107,12 +107,13 @@ def run_processors(config: Mapping[str, Any], results: Path) -> dict[str, int]:
     The manifest's ``machine`` is where it was rendered; this is where the runs were made, chunk by
     chunk, so a reproduction resumed on another kind of processor shows it (``records.provenance``).
     """
-    from ..records.provenance import read_processors
+    from ..records.chunk_files import read_summary
+    from ..records.provenance import runs_per_processor
     from .plan import chunk_outputs
 
     plan, _ = training_plan(config)
     summaries = [path for name in plan for path in chunk_outputs(plan, name) if path.endswith(".json")]
-    return read_processors(results / Path(path).relative_to("results") for path in summaries)
+    return runs_per_processor(read_summary(results / Path(path).relative_to("results")) for path in summaries)
 
 
 def in_results(paths: Mapping[str, list[str]], results: Path) -> dict[str, list[str]]:

@@ -10,10 +10,8 @@ differ, and a reproduction manifest lists them with their run counts.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 #: The label of runs whose chunk JSON names no processor (written before onepass recorded it).
@@ -52,8 +50,3 @@ def mixed_processors(experiment: str, counts: Mapping[str, int]) -> str | None:
         "differences, so single runs can differ while their distributions agree. For bit-identical, "
         "paired results, make every chunk on one kind of processor."
     )
-
-
-def read_processors(summary_paths: Iterable[str | Path]) -> dict[str, int]:
-    """:func:`runs_per_processor` of chunk JSON files (a reproduction's manifest lists it)."""
-    return runs_per_processor(json.loads(Path(path).read_text(encoding="utf-8")) for path in summary_paths)

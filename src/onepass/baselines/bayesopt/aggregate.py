@@ -28,21 +28,25 @@ def aggregate_bayesopt(
     pairs = pair_chunks(files)
     if not pairs:
         raise AggregationError(f"experiment {experiment}: no BayesOpt repetition files given")
-    chunks = [repetition_chunk(experiment, parquet, summary_path) for parquet, summary_path in pairs]
+    summaries = [read_summary(summary_path) for _, summary_path in pairs]
+    chunks = [
+        repetition_chunk(experiment, parquet, path, summary)
+        for (parquet, path), summary in zip(pairs, summaries, strict=True)
+    ]
     first_seed = [min((row["seed"] for row in chunk.rows), default=0) for chunk in chunks]
     chunks = [chunks[k] for k in sorted(range(len(chunks)), key=lambda k: (first_seed[k], k))]
     trials, rows = aggregate_chunks(experiment, chunks, parquet_out, final_out)
-    log_processors(experiment, [read_summary(summary_path) for _, summary_path in pairs])
+    log_processors(experiment, summaries)
     return {"repetitions": len(pairs), "trials": trials, "rows": rows}
 
 
-def repetition_chunk(experiment: str, parquet: Path, summary_path: Path):
-    """One repetition as a ``ChunkTable``: its table (checked against its JSON) and one row per trial."""
+def repetition_chunk(experiment: str, parquet: Path, summary_path: Path, summary: dict):
+    """One repetition as a ``ChunkTable``: its table (checked against its JSON, ``summary`` as read by
+    ``records.chunk_files.read_summary``) and one row per trial."""
     from ...records.aggregate import AggregationError, ChunkTable, run_row
-    from ...records.chunk_files import check_pair, read_chunk, read_summary
+    from ...records.chunk_files import check_pair, read_chunk
     from ...records.columns import TRIAL
 
-    summary = read_summary(summary_path)
     check_pair(parquet, summary_path, summary)
     if summary["algorithm"] != ALGORITHM:
         raise AggregationError(f"{summary_path}: algorithm is {summary['algorithm']!r}, not {ALGORITHM!r}")
